@@ -280,7 +280,9 @@ export function runConformance(fixture: ConformanceFixture): void {
         if (!page.more) break;
       }
       assert.ok(seen.size >= 25, `all 25 changes seen (saw ${seen.size})`);
-      for (const [k, n] of seen) assert.equal(n, 1, `record ${k} seen once`);
+      // The overlap window may show a record version again on a later poll; the inbox drops it by
+      // key. Within one incremental pass a version shows at most twice (its page and one overlap).
+      for (const [k, n] of seen) assert.ok(n <= 2, `record version ${k} seen ${n} times`);
     });
   });
 }
