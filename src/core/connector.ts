@@ -79,7 +79,13 @@ export interface ActionContext {
   /** Stable across retries and replays of the same step: use it to make effects idempotent. */
   idempotencyKey: string;
   attempt: number;
-  /** Id links already known for this run's source record, for "find by id link, else create". */
+  /**
+   * The link of the record this run is about (the id map's group id), when the flow declares its
+   * trigger's source record. `links.find(object, linkKey)` answers "do we already have this record
+   * over here?", which is how an upsert finds before it creates.
+   */
+  linkKey?: string;
+  /** Id links already known, for "find by id link, else create". */
   links: LinkReader;
   signal: AbortSignal;
   log: Logger;
