@@ -1,0 +1,842 @@
+/**
+ * The Store written once in portable SQL over a `Db` driver (SQLite or PostgreSQL). The only dialect
+ * differences are the queue claim (PostgreSQL: `FOR UPDATE SKIP LOCKED`), the wake-up channel
+ * (LISTEN/NOTIFY vs. an in-process emitter) and leader election (an advisory lock vs. "the one process").
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { auditHash, GENESIS_HASH, verifyChain } from '../core/audit-hash.ts';
+import type { Cursor } from '../core/connector.ts';
+import type { FlowDef } from '../core/flow.ts';
+import { NotFoundError, ValidationError } from '../core/errors.ts';
+import type { Db, Param } from './db.ts';
+import type { PostgresDb } from './postgres/postgres-db.ts';
+import { migrate } from './schema.ts';
+import {
+  type AttemptRecord,
+  type AuditInput,
+  type AuditRow,
+  type AuditVerdict,
+  type ConnectionRow,
+  type DeadLetterRow,
+  type FlowRow,
+  type IngestBatch,
+  type IngestOutcome,
+  type InboxRow,
+  LeaseLostError,
+  type LinkRow,
+  type NextAction,
+  type ResumeWait,
+  type RunRow,
+  type RunStatus,
+  type StepCompletion,
+  type StepDeadLetter,
+  type StepRetry,
+  type StepRow,
+  type Store,
+  type TimerRow,
+  type WaitRow,
+} from './store.ts';
+
+const j = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
+const pj = <T>(v: unknown): T | undefined => (v === null || v === undefined ? undefined : (JSON.parse(String(v)) as T));
+const n = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
+
+type Row = Record<string, unknown>;
+
+export class SqlStore implements Store {
+  readonly kind: 'sqlite' | 'postgres';
+  private readonly db: Db;
+  private readonly events = new EventEmitter();
+  private leaderClient: { release(): void; query(sql: string, p?: unknown[]): Promise<{ rows: Row[] }> } | undefined;
+
+  constructor(db: Db) {
+    this.db = db;
+    this.kind = db.dialect;
+    this.events.setMaxListeners(100);
+  }
+
+  async migrate(): Promise<void> {
+    await migrate(this.db);
+  }
+
+  async close(): Promise<void> {
+    this.leaderClient?.release();
+    this.leaderClient = undefined;
+    await this.db.close();
+  }
+
+  async onWork(fn: () => void): Promise<() => Promise<void>> {
+    this.events.on('work', fn);
+    let unlisten: (() => Promise<void>) | undefined;
+    if (this.db.dialect === 'postgres') {
+      unlisten = await (this.db as PostgresDb).listen('qiao_work', fn);
+    }
+    return async () => {
+      this.events.off('work', fn);
+      await unlisten?.();
+    };
+  }
+
+  /** Runs a write transaction, then wakes local workers (PostgreSQL also NOTIFYs others at commit). */
+  private async write<T>(fn: (tx: Db) => Promise<T>, wake = false): Promise<T> {
+    const out = await this.db.transaction(async (tx) => {
+      const r = await fn(tx);
+      if (wake && this.db.dialect === 'postgres') await tx.run("SELECT pg_notify('qiao_work', '')");
+      return r;
+    });
+    if (wake) this.events.emit('work');
+    return out;
+  }
+
+  // ── configuration ──────────────────────────────────────────────────────────────────────────────
+
+  async saveConnection(
+    row: Omit<ConnectionRow, 'version' | 'updatedAt'>,
+    audit: AuditInput,
+  ): Promise<ConnectionRow> {
+    const now = Date.now();
+    return this.write(async (tx) => {
+      const prev = await tx.get<Row>('SELECT version FROM connections WHERE id = ?', [row.id]);
+      const version = prev ? Number(prev.version) + 1 : 1;
+      await tx.run(
+        `INSERT INTO connections (id, type, settings, limits, origin, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET type = excluded.type, settings = excluded.settings, limits = excluded.limits,
+           origin = excluded.origin, version = excluded.version, updated_at = excluded.updated_at`,
+        [row.id, row.type, j(row.settings), j(row.limits), row.origin, version, now],
+      );
+      await this.audit(tx, [audit]);
+      return { ...row, version, updatedAt: now };
+    });
+  }
+
+  async getConnection(id: string): Promise<ConnectionRow | undefined> {
+    const r = await this.db.get<Row>('SELECT * FROM connections WHERE id = ?', [id]);
+    return r && toConnection(r);
+  }
+
+  async listConnections(): Promise<ConnectionRow[]> {
+    return (await this.db.all<Row>('SELECT * FROM connections ORDER BY id')).map(toConnection);
+  }
+
+  async deleteConnection(id: string, audit: AuditInput): Promise<boolean> {
+    return this.write(async (tx) => {
+      const r = await tx.run('DELETE FROM connections WHERE id = ?', [id]);
+      if (r.changes) await this.audit(tx, [audit]);
+      return r.changes > 0;
+    });
+  }
+
+  async saveFlow(row: Omit<FlowRow, 'version' | 'updatedAt'>, audit: AuditInput): Promise<FlowRow> {
+    const now = Date.now();
+    return this.write(async (tx) => {
+      const prev = await tx.get<Row>('SELECT version FROM flows WHERE id = ?', [row.id]);
+      const version = prev ? Number(prev.version) + 1 : 1;
+      await tx.run(
+        `INSERT INTO flows (id, definition, yaml, origin, enabled, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, yaml = excluded.yaml, origin = excluded.origin,
+           enabled = excluded.enabled, version = excluded.version, updated_at = excluded.updated_at`,
+        [row.id, j(row.definition), row.yaml ?? null, row.origin, row.enabled ? 1 : 0, version, now],
+      );
+      // Runs remember the version they started on, so a waiting run finishes the flow it began.
+      await tx.run('INSERT INTO flow_versions (flow_id, version, definition, created_at) VALUES (?, ?, ?, ?)', [
+        row.id,
+        version,
+        j(row.definition),
+        now,
+      ]);
+      await this.audit(tx, [audit]);
+      return { ...row, version, updatedAt: now };
+    }, true);
+  }
+
+  async getFlow(id: string): Promise<FlowRow | undefined> {
+    const r = await this.db.get<Row>('SELECT * FROM flows WHERE id = ?', [id]);
+    return r && toFlow(r);
+  }
+
+  async getFlowVersion(id: string, version: number): Promise<FlowDef | undefined> {
+    const r = await this.db.get<Row>('SELECT definition FROM flow_versions WHERE flow_id = ? AND version = ?', [id, version]);
+    return pj<FlowDef>(r?.definition);
+  }
+
+  async listFlows(): Promise<FlowRow[]> {
+    return (await this.db.all<Row>('SELECT * FROM flows ORDER BY id')).map(toFlow);
+  }
+
+  async deleteFlow(id: string, audit: AuditInput): Promise<boolean> {
+    return this.write(async (tx) => {
+      const r = await tx.run('DELETE FROM flows WHERE id = ?', [id]);
+      if (r.changes) await this.audit(tx, [audit]);
+      return r.changes > 0;
+    });
+  }
+
+  // ── ingest: inbox, runs, resumptions, cursor — one transaction ──────────────────────────────────
+
+  async ingest(batch: IngestBatch): Promise<IngestOutcome[]> {
+    const now = Date.now();
+    return this.write(async (tx) => {
+      const out: IngestOutcome[] = [];
+      for (const ev of batch.events) {
+        const ins = await tx.run(
+          `INSERT INTO inbox (source, key, type, correlation, data, received_at, runs, resumed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (source, key) DO NOTHING`,
+          [batch.source, ev.key, ev.type, ev.correlation ?? null, j(ev.data), now, ev.runs.length, ev.resumes.length],
+        );
+        if (ins.changes === 0) {
+          await tx.run('UPDATE inbox SET duplicates = duplicates + 1 WHERE source = ? AND key = ?', [batch.source, ev.key]);
+          await this.bump(tx, 'inbox_duplicates', 1);
+          out.push({ key: ev.key, duplicate: true, runIds: [], resumed: [] });
+          continue;
+        }
+        const runIds: string[] = [];
+        for (const r of ev.runs) {
+          let linkKey: string | undefined;
+          if (r.source) {
+            const { connection, object, externalId } = r.source;
+            linkKey = (await this.linkIdTx(tx, connection, object, externalId)) ?? randomUUID();
+            await tx.run(
+              `INSERT INTO id_links (connection, object, external_id, link_id, flow_id, run_id, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connection, object, external_id) DO NOTHING`,
+              [connection, object, externalId, linkKey, r.flowId, r.id, now, now],
+            );
+          }
+          await tx.run(
+            `INSERT INTO runs (id, flow_id, flow_version, status, event_source, event_key, link_key, event, started_at, updated_at)
+             VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
+            [r.id, r.flowId, r.flowVersion, batch.source, ev.key, linkKey ?? null, j(ev.data), now, now],
+          );
+          await this.applyNext(tx, r.id, r.first, now);
+          runIds.push(r.id);
+        }
+        const resumed: string[] = [];
+        for (const w of ev.resumes) if (await this.resumeTx(tx, w, now)) resumed.push(w.runId);
+        out.push({ key: ev.key, duplicate: false, runIds, resumed });
+      }
+      if (batch.cursor) {
+        await tx.run(
+          `INSERT INTO cursors (flow_id, cursor, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT (flow_id) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
+          [batch.cursor.flowId, j(batch.cursor.cursor), now],
+        );
+      }
+      return out;
+    }, true);
+  }
+
+  async getInbox(source: string, key: string): Promise<InboxRow | undefined> {
+    const r = await this.db.get<Row>('SELECT * FROM inbox WHERE source = ? AND key = ?', [source, key]);
+    return r && toInbox(r);
+  }
+
+  async findInboxByCorrelation(source: string, type: string, correlation: string): Promise<InboxRow[]> {
+    const rows = await this.db.all<Row>(
+      'SELECT * FROM inbox WHERE source = ? AND type = ? AND correlation = ? ORDER BY received_at',
+      [source, type, correlation],
+    );
+    return rows.map(toInbox);
+  }
+
+  async findWaits(connection: string, eventType: string, correlation: string): Promise<WaitRow[]> {
+    const rows = await this.db.all<Row>(
+      'SELECT * FROM waits WHERE connection = ? AND event_type = ? AND correlation = ?',
+      [connection, eventType, correlation],
+    );
+    return rows.map((r) => ({
+      stepId: String(r.step_id),
+      runId: String(r.run_id),
+      connection: String(r.connection),
+      eventType: String(r.event_type),
+      correlation: String(r.correlation),
+      createdAt: Number(r.created_at),
+    }));
+  }
+
+  // ── the queue ──────────────────────────────────────────────────────────────────────────────────
+
+  async claimSteps(owner: string, limit: number, leaseMs: number): Promise<StepRow[]> {
+    const now = Date.now();
+    return this.db.transaction(async (tx) => {
+      const pick =
+        this.db.dialect === 'postgres'
+          ? `SELECT id FROM steps WHERE status = 'queued' AND available_at <= ? ORDER BY available_at LIMIT ? FOR UPDATE SKIP LOCKED`
+          : `SELECT id FROM steps WHERE status = 'queued' AND available_at <= ? ORDER BY available_at LIMIT ?`;
+      const ids = (await tx.all<Row>(pick, [now, limit])).map((r) => String(r.id));
+      if (ids.length === 0) return [];
+      const marks = ids.map(() => '?').join(', ');
+      await tx.run(
+        `UPDATE steps SET status = 'running', lease_owner = ?, lease_until = ?, started_at = COALESCE(started_at, ?)
+         WHERE id IN (${marks})`,
+        [owner, now + leaseMs, now, ...ids],
+      );
+      return (await tx.all<Row>(`SELECT * FROM steps WHERE id IN (${marks}) ORDER BY available_at`, ids)).map(toStep);
+    });
+  }
+
+  async extendLeases(owner: string, stepIds: string[], leaseMs: number): Promise<void> {
+    if (stepIds.length === 0) return;
+    await this.db.run(
+      `UPDATE steps SET lease_until = ? WHERE status = 'running' AND lease_owner = ? AND id IN (${stepIds.map(() => '?').join(', ')})`,
+      [Date.now() + leaseMs, owner, ...stepIds],
+    );
+  }
+
+  async recoverLeases(): Promise<number> {
+    const r = await this.write(
+      (tx) =>
+        tx.run(
+          `UPDATE steps SET status = 'queued', lease_owner = NULL, lease_until = NULL
+           WHERE status = 'running' AND lease_until < ?`,
+          [Date.now()],
+        ),
+      true,
+    );
+    return r.changes;
+  }
+
+  async releaseAllLeases(): Promise<number> {
+    const r = await this.write(
+      (tx) =>
+        tx.run(`UPDATE steps SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE status = 'running'`),
+      true,
+    );
+    await this.db.run(`UPDATE timers SET status = 'pending' WHERE status = 'firing'`);
+    return r.changes;
+  }
+
+  async completeStep(c: StepCompletion): Promise<void> {
+    const now = Date.now();
+    await this.write(async (tx) => {
+      const status = c.status;
+      const r = await tx.run(
+        `UPDATE steps SET status = ?, input = ?, output = ?, error = NULL, lease_owner = NULL, lease_until = NULL,
+           finished_at = ?, history = ${this.appendJson('history')}
+         WHERE id = ? AND status = 'running' AND lease_owner = ?`,
+        [status, j(c.input), j(c.output), status === 'waiting' ? null : now, j(c.attempt), c.stepId, c.owner],
+      );
+      if (r.changes === 0) throw new LeaseLostError(c.stepId);
+      if (c.links?.length) {
+        const run = await tx.get<Row>('SELECT flow_id, link_key FROM runs WHERE id = ?', [c.runId]);
+        let linkKey = run?.link_key ? String(run.link_key) : undefined;
+        for (const l of c.links) {
+          const existing = await this.linkIdTx(tx, l.connection, l.object, l.externalId);
+          linkKey ??= existing ?? randomUUID();
+          await tx.run(
+            `INSERT INTO id_links (connection, object, external_id, link_id, flow_id, run_id, content_hash, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (connection, object, external_id) DO UPDATE SET run_id = excluded.run_id,
+               content_hash = COALESCE(excluded.content_hash, id_links.content_hash), updated_at = excluded.updated_at`,
+            [l.connection, l.object, l.externalId, existing ?? linkKey, run?.flow_id ?? null, c.runId, c.contentHash ?? null, now, now],
+          );
+        }
+        if (!run?.link_key && linkKey) await tx.run('UPDATE runs SET link_key = ? WHERE id = ?', [linkKey, c.runId]);
+      }
+      if (c.audit) await this.audit(tx, [c.audit]);
+      if (status === 'waiting' && c.wait) {
+        await tx.run(
+          'INSERT INTO waits (step_id, run_id, connection, event_type, correlation, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+          [c.stepId, c.runId, c.wait.connection, c.wait.eventType, c.wait.correlation, now],
+        );
+        for (const t of c.wait.timers) await this.insertTimer(tx, t);
+        await tx.run(`UPDATE runs SET status = 'waiting', updated_at = ? WHERE id = ?`, [now, c.runId]);
+      } else if (c.next) {
+        await this.applyNext(tx, c.runId, c.next, now);
+      }
+    }, true);
+  }
+
+  async retryStep(r: StepRetry): Promise<void> {
+    await this.write(async (tx) => {
+      const u = await tx.run(
+        `UPDATE steps SET status = 'queued', available_at = ?, attempt = attempt + ?, input = ?, error = ?,
+           lease_owner = NULL, lease_until = NULL, history = ${this.appendJson('history')}
+         WHERE id = ? AND status = 'running' AND lease_owner = ?`,
+        [r.availableAt, r.countAttempt ? 1 : 0, j(r.input), j(r.error), j(r.attempt), r.stepId, r.owner],
+      );
+      if (u.changes === 0) throw new LeaseLostError(r.stepId);
+      await this.bump(tx, 'step_retries', 1);
+    }, true);
+  }
+
+  async deadLetterStep(d: StepDeadLetter): Promise<void> {
+    const now = Date.now();
+    await this.write(async (tx) => {
+      const u = await tx.run(
+        `UPDATE steps SET status = 'dead', input = ?, error = ?, lease_owner = NULL, lease_until = NULL, finished_at = ?,
+           history = ${this.appendJson('history')}
+         WHERE id = ? AND status = 'running' AND lease_owner = ?`,
+        [j(d.input), j(d.error), now, j(d.attempt), d.stepId, d.owner],
+      );
+      if (u.changes === 0) throw new LeaseLostError(d.stepId);
+      const step = await tx.get<Row>('SELECT history FROM steps WHERE id = ?', [d.stepId]);
+      await tx.run(
+        `INSERT INTO dead_letters (id, run_id, step_id, flow_id, step_name, connection, action, input, error, history, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`,
+        [d.deadLetterId, d.runId, d.stepId, d.flowId, d.stepName, d.connection ?? null, d.action ?? null, j(d.input),
+          j(d.error), String(step?.history ?? '[]'), now, now],
+      );
+      if (d.audit) await this.audit(tx, [d.audit]);
+      await this.applyNext(tx, d.runId, d.next, now);
+    }, true);
+  }
+
+  async resumeWait(r: ResumeWait): Promise<boolean> {
+    return this.write((tx) => this.resumeTx(tx, r, Date.now()), true);
+  }
+
+  private async resumeTx(tx: Db, r: ResumeWait, now: number): Promise<boolean> {
+    const attempt: AttemptRecord = { attempt: 1, at: now, durationMs: 0, outcome: 'completed' };
+    const u = await tx.run(
+      `UPDATE steps SET status = 'completed', output = ?, finished_at = ?, history = ${this.appendJson('history')}
+       WHERE id = ? AND status = 'waiting'`,
+      [j(r.output), now, j(attempt), r.stepId],
+    );
+    if (u.changes === 0) return false;
+    await tx.run('DELETE FROM waits WHERE step_id = ?', [r.stepId]);
+    await tx.run(`UPDATE timers SET status = 'cancelled' WHERE step_id = ? AND status IN ('pending', 'firing')`, [r.stepId]);
+    await tx.run(`UPDATE runs SET status = 'running', updated_at = ? WHERE id = ?`, [now, r.runId]);
+    await this.applyNext(tx, r.runId, r.next, now);
+    return true;
+  }
+
+  /** Enqueues the next step or finishes the run. */
+  private async applyNext(tx: Db, runId: string, next: NextAction, now: number): Promise<void> {
+    if ('step' in next) {
+      const s = next.step;
+      await tx.run(
+        `INSERT INTO steps (id, run_id, idx, name, kind, status, attempt, available_at, idempotency_key)
+         VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?)`,
+        [randomUUID(), runId, s.idx, s.name, s.kind, s.availableAt ?? now, `${runId}:${s.idx}`],
+      );
+      await tx.run(`UPDATE runs SET status = 'running', updated_at = ? WHERE id = ?`, [now, runId]);
+    } else {
+      await tx.run('UPDATE runs SET status = ?, finished_at = ?, updated_at = ?, error = ? WHERE id = ?', [
+        next.finish,
+        now,
+        now,
+        j(next.error),
+        runId,
+      ]);
+      await this.bump(tx, `runs_${next.finish}`, 1);
+    }
+  }
+
+  /** JSON array append, in each dialect's words. */
+  private appendJson(col: string): string {
+    return this.db.dialect === 'postgres'
+      ? `(${col}::jsonb || jsonb_build_array(?::jsonb))::text`
+      : `json_insert(${col}, '$[#]', json(?))`;
+  }
+
+  // ── timers ─────────────────────────────────────────────────────────────────────────────────────
+
+  private async insertTimer(tx: Db, t: { id: string; dueAt: number; kind: string; runId?: string; stepId?: string; payload: unknown }) {
+    await tx.run(
+      `INSERT INTO timers (id, due_at, kind, run_id, step_id, payload, status) VALUES (?, ?, ?, ?, ?, ?, 'pending')
+       ON CONFLICT (id) DO NOTHING`,
+      [t.id, t.dueAt, t.kind, t.runId ?? null, t.stepId ?? null, j(t.payload)],
+    );
+  }
+
+  async claimTimers(owner: string, limit: number): Promise<TimerRow[]> {
+    void owner;
+    const now = Date.now();
+    return this.db.transaction(async (tx) => {
+      const pick =
+        this.db.dialect === 'postgres'
+          ? `SELECT id FROM timers WHERE status = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ? FOR UPDATE SKIP LOCKED`
+          : `SELECT id FROM timers WHERE status = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?`;
+      const ids = (await tx.all<Row>(pick, [now, limit])).map((r) => String(r.id));
+      if (ids.length === 0) return [];
+      const marks = ids.map(() => '?').join(', ');
+      await tx.run(`UPDATE timers SET status = 'firing', attempt = attempt + 1 WHERE id IN (${marks})`, ids);
+      return (await tx.all<Row>(`SELECT * FROM timers WHERE id IN (${marks}) ORDER BY due_at`, ids)).map(toTimer);
+    });
+  }
+
+  async finishTimer(id: string): Promise<void> {
+    await this.db.run(`UPDATE timers SET status = 'fired' WHERE id = ?`, [id]);
+  }
+
+  async rescheduleTimer(id: string, dueAt: number): Promise<void> {
+    await this.write((tx) => tx.run(`UPDATE timers SET status = 'pending', due_at = ? WHERE id = ?`, [dueAt, id]), true);
+  }
+
+  async nextWakeAt(): Promise<number | undefined> {
+    const a = await this.db.get<Row>(`SELECT min(available_at) AS t FROM steps WHERE status = 'queued'`);
+    const b = await this.db.get<Row>(`SELECT min(due_at) AS t FROM timers WHERE status = 'pending'`);
+    const ts = [n(a?.t), n(b?.t)].filter((x): x is number => x !== undefined);
+    return ts.length ? Math.min(...ts) : undefined;
+  }
+
+  // ── runs ───────────────────────────────────────────────────────────────────────────────────────
+
+  async getRun(id: string): Promise<{ run: RunRow; steps: StepRow[] } | undefined> {
+    const r = await this.db.get<Row>('SELECT * FROM runs WHERE id = ?', [id]);
+    if (!r) return undefined;
+    const steps = (await this.db.all<Row>('SELECT * FROM steps WHERE run_id = ? ORDER BY idx', [id])).map(toStep);
+    return { run: toRun(r), steps };
+  }
+
+  async listRuns(q: { flowId?: string; status?: RunStatus; limit?: number; before?: number }): Promise<RunRow[]> {
+    const where: string[] = [];
+    const params: Param[] = [];
+    if (q.flowId) where.push('flow_id = ?') && params.push(q.flowId);
+    if (q.status) where.push('status = ?') && params.push(q.status);
+    if (q.before) where.push('started_at < ?') && params.push(q.before);
+    params.push(Math.min(q.limit ?? 100, 1000));
+    const rows = await this.db.all<Row>(
+      `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id LIMIT ?`,
+      params,
+    );
+    return rows.map(toRun);
+  }
+
+  // ── dead letters ───────────────────────────────────────────────────────────────────────────────
+
+  async getDeadLetter(id: string): Promise<DeadLetterRow | undefined> {
+    const r = await this.db.get<Row>('SELECT * FROM dead_letters WHERE id = ?', [id]);
+    return r && toDeadLetter(r);
+  }
+
+  async listDeadLetters(q: { status?: DeadLetterRow['status']; flowId?: string; limit?: number }): Promise<DeadLetterRow[]> {
+    const where: string[] = [];
+    const params: Param[] = [];
+    if (q.status) where.push('status = ?') && params.push(q.status);
+    if (q.flowId) where.push('flow_id = ?') && params.push(q.flowId);
+    params.push(Math.min(q.limit ?? 100, 1000));
+    const rows = await this.db.all<Row>(
+      `SELECT * FROM dead_letters ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT ?`,
+      params,
+    );
+    return rows.map(toDeadLetter);
+  }
+
+  private async openDeadLetter(tx: Db, id: string): Promise<DeadLetterRow> {
+    const r = await tx.get<Row>('SELECT * FROM dead_letters WHERE id = ?', [id]);
+    if (!r) throw new NotFoundError(`dead letter ${id} does not exist`);
+    const dl = toDeadLetter(r);
+    if (dl.status !== 'open') {
+      throw new ValidationError([{ path: 'status', message: `dead letter ${id} is ${dl.status}, not open` }]);
+    }
+    return dl;
+  }
+
+  async editDeadLetter(id: string, input: unknown, audit: AuditInput): Promise<DeadLetterRow> {
+    return this.write(async (tx) => {
+      const dl = await this.openDeadLetter(tx, id);
+      const now = Date.now();
+      await tx.run('UPDATE dead_letters SET input = ?, updated_at = ? WHERE id = ?', [j(input), now, id]);
+      await this.audit(tx, [{ ...audit, detail: { ...audit.detail, before: dl.input, after: input } }]);
+      return { ...dl, input, updatedAt: now };
+    });
+  }
+
+  async replayDeadLetter(id: string, audit: AuditInput): Promise<DeadLetterRow> {
+    return this.write(async (tx) => {
+      const dl = await this.openDeadLetter(tx, id);
+      const now = Date.now();
+      await tx.run(`UPDATE dead_letters SET status = 'replayed', updated_at = ? WHERE id = ?`, [now, id]);
+      // The same step row, hence the same idempotency key: a replay can never do the effect twice.
+      await tx.run(
+        `UPDATE steps SET status = 'queued', attempt = 0, available_at = ?, input = ?, error = NULL,
+           lease_owner = NULL, lease_until = NULL, finished_at = NULL WHERE id = ?`,
+        [now, j(dl.input), dl.stepId],
+      );
+      // Steps after a notify's dead letter may already exist; a replayed notify must not move the run.
+      const later = await tx.get<Row>('SELECT count(*) AS c FROM steps WHERE run_id = ? AND idx > (SELECT idx FROM steps WHERE id = ?)', [dl.runId, dl.stepId]);
+      if (Number(later?.c ?? 0) === 0) {
+        await tx.run(`UPDATE runs SET status = 'running', finished_at = NULL, error = NULL, updated_at = ? WHERE id = ?`, [now, dl.runId]);
+      }
+      await this.audit(tx, [audit]);
+      await this.bump(tx, 'dead_letters_replayed', 1);
+      return { ...dl, status: 'replayed' as const, updatedAt: now };
+    }, true);
+  }
+
+  async discardDeadLetter(id: string, audit: AuditInput): Promise<DeadLetterRow> {
+    return this.write(async (tx) => {
+      const dl = await this.openDeadLetter(tx, id);
+      const now = Date.now();
+      await tx.run(`UPDATE dead_letters SET status = 'discarded', updated_at = ? WHERE id = ?`, [now, id]);
+      await this.audit(tx, [audit]);
+      return { ...dl, status: 'discarded' as const, updatedAt: now };
+    });
+  }
+
+  // ── id map ─────────────────────────────────────────────────────────────────────────────────────
+
+  private async linkIdTx(tx: Db, connection: string, object: string, externalId: string): Promise<string | undefined> {
+    const r = await tx.get<Row>(
+      'SELECT link_id FROM id_links WHERE connection = ? AND object = ? AND external_id = ?',
+      [connection, object, externalId],
+    );
+    return r ? String(r.link_id) : undefined;
+  }
+
+  findLinkId(connection: string, object: string, externalId: string): Promise<string | undefined> {
+    return this.linkIdTx(this.db, connection, object, externalId);
+  }
+
+  async findExternalId(linkId: string, connection: string, object: string): Promise<string | undefined> {
+    const r = await this.db.get<Row>(
+      'SELECT external_id FROM id_links WHERE link_id = ? AND connection = ? AND object = ? ORDER BY updated_at DESC LIMIT 1',
+      [linkId, connection, object],
+    );
+    return r ? String(r.external_id) : undefined;
+  }
+
+  async findLinks(q: { linkId?: string; connection?: string; object?: string; externalId?: string; limit?: number }): Promise<LinkRow[]> {
+    const where: string[] = [];
+    const params: Param[] = [];
+    if (q.linkId) where.push('link_id = ?') && params.push(q.linkId);
+    if (q.connection) where.push('connection = ?') && params.push(q.connection);
+    if (q.object) where.push('object = ?') && params.push(q.object);
+    if (q.externalId) where.push('external_id = ?') && params.push(q.externalId);
+    params.push(Math.min(q.limit ?? 100, 1000));
+    const rows = await this.db.all<Row>(
+      `SELECT * FROM id_links ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC LIMIT ?`,
+      params,
+    );
+    return rows.map((r) => ({
+      connection: String(r.connection),
+      object: String(r.object),
+      externalId: String(r.external_id),
+      linkId: String(r.link_id),
+      flowId: r.flow_id == null ? undefined : String(r.flow_id),
+      runId: r.run_id == null ? undefined : String(r.run_id),
+      contentHash: r.content_hash == null ? undefined : String(r.content_hash),
+      createdAt: Number(r.created_at),
+      updatedAt: Number(r.updated_at),
+    }));
+  }
+
+  async getCursor(flowId: string): Promise<Cursor | undefined> {
+    const r = await this.db.get<Row>('SELECT cursor FROM cursors WHERE flow_id = ?', [flowId]);
+    return pj<Cursor>(r?.cursor);
+  }
+
+  // ── audit: append-only, hash-chained ───────────────────────────────────────────────────────────
+
+  private async audit(tx: Db, entries: AuditInput[]): Promise<void> {
+    if (entries.length === 0) return;
+    // One chain: appenders take turns (SQLite already has one writer; PostgreSQL takes a lock that is
+    // released at commit, held only for the few statements below).
+    if (this.db.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock(724312)');
+    const head = await tx.get<Row>("SELECT value FROM qiao_meta WHERE key = 'audit_head'");
+    let { seq, hash } = head ? (JSON.parse(String(head.value)) as { seq: number; hash: string }) : { seq: 0, hash: GENESIS_HASH };
+    const at = Date.now();
+    for (const e of entries) {
+      seq += 1;
+      const entry = { seq, at, actor: e.actor, action: e.action, target: e.target, detail: e.detail ?? {} };
+      const h = auditHash(hash, entry);
+      await tx.run(
+        'INSERT INTO audit (seq, at, actor, action, target, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        [seq, at, e.actor, e.action, e.target, j(entry.detail), hash, h],
+      );
+      hash = h;
+    }
+    await tx.run(
+      `INSERT INTO qiao_meta (key, value) VALUES ('audit_head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      [JSON.stringify({ seq, hash })],
+    );
+  }
+
+  async appendAudit(entries: AuditInput[]): Promise<void> {
+    await this.write((tx) => this.audit(tx, entries));
+  }
+
+  async listAudit(q: { afterSeq?: number; limit?: number }): Promise<AuditRow[]> {
+    const rows = await this.db.all<Row>('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?', [
+      q.afterSeq ?? 0,
+      Math.min(q.limit ?? 100, 10_000),
+    ]);
+    return rows.map(toAudit);
+  }
+
+  async verifyAudit(): Promise<AuditVerdict> {
+    const head = await this.db.get<Row>("SELECT value FROM qiao_meta WHERE key = 'audit_head'");
+    const rows: AuditRow[] = [];
+    let after = 0;
+    for (;;) {
+      const page = await this.listAudit({ afterSeq: after, limit: 10_000 });
+      rows.push(...page);
+      if (page.length < 10_000) break;
+      after = page[page.length - 1].seq;
+    }
+    return verifyChain(rows, head ? JSON.parse(String(head.value)) : undefined);
+  }
+
+  // ── counters, depth, leadership ───────────────────────────────────────────────────────────────
+
+  private async bump(tx: Db, name: string, by: number): Promise<void> {
+    await tx.run(
+      `INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value`,
+      [name, by],
+    );
+  }
+
+  async addCounter(name: string, by: number): Promise<void> {
+    await this.write((tx) => this.bump(tx, name, by));
+  }
+
+  async counters(): Promise<Record<string, number>> {
+    const rows = await this.db.all<Row>('SELECT name, value FROM counters');
+    return Object.fromEntries(rows.map((r) => [String(r.name), Number(r.value)]));
+  }
+
+  async depth(): Promise<{ steps: Record<string, number>; deadLetters: number; waits: number }> {
+    const rows = await this.db.all<Row>('SELECT status, count(*) AS c FROM steps GROUP BY status');
+    const dl = await this.db.get<Row>(`SELECT count(*) AS c FROM dead_letters WHERE status = 'open'`);
+    const w = await this.db.get<Row>('SELECT count(*) AS c FROM waits');
+    return {
+      steps: Object.fromEntries(rows.map((r) => [String(r.status), Number(r.c)])),
+      deadLetters: Number(dl?.c ?? 0),
+      waits: Number(w?.c ?? 0),
+    };
+  }
+
+  async tryLead(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    if (this.db.dialect === 'postgres') {
+      // A session-level advisory lock, held on a dedicated connection for as long as this process lives:
+      // if the process dies, PostgreSQL releases it and another worker's next try wins.
+      if (this.leaderClient) return true;
+      const client = await (this.db as PostgresDb).pool.connect();
+      const r = await client.query('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [`qiao:${name}`]);
+      if (r.rows[0]?.ok) {
+        this.leaderClient = client;
+        return true;
+      }
+      client.release();
+      return false;
+    }
+    const now = Date.now();
+    const r = await this.db.run(
+      `INSERT INTO leases (name, holder, until) VALUES (?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+       WHERE leases.holder = excluded.holder OR leases.until < ?`,
+      [name, holder, now + ttlMs, now],
+    );
+    return r.changes > 0;
+  }
+}
+
+function toConnection(r: Row): ConnectionRow {
+  return {
+    id: String(r.id),
+    type: String(r.type),
+    settings: pj(r.settings) ?? {},
+    limits: pj(r.limits),
+    origin: r.origin as ConnectionRow['origin'],
+    version: Number(r.version),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toFlow(r: Row): FlowRow {
+  return {
+    id: String(r.id),
+    definition: pj(r.definition)!,
+    yaml: r.yaml == null ? undefined : String(r.yaml),
+    origin: r.origin as FlowRow['origin'],
+    enabled: Number(r.enabled) === 1,
+    version: Number(r.version),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toInbox(r: Row): InboxRow {
+  return {
+    source: String(r.source),
+    key: String(r.key),
+    type: String(r.type),
+    correlation: r.correlation == null ? undefined : String(r.correlation),
+    data: pj(r.data),
+    receivedAt: Number(r.received_at),
+    duplicates: Number(r.duplicates),
+  };
+}
+
+function toRun(r: Row): RunRow {
+  return {
+    id: String(r.id),
+    flowId: String(r.flow_id),
+    flowVersion: Number(r.flow_version),
+    status: r.status as RunStatus,
+    eventSource: r.event_source == null ? undefined : String(r.event_source),
+    eventKey: r.event_key == null ? undefined : String(r.event_key),
+    linkKey: r.link_key == null ? undefined : String(r.link_key),
+    event: pj(r.event),
+    startedAt: Number(r.started_at),
+    updatedAt: Number(r.updated_at),
+    finishedAt: n(r.finished_at),
+    error: pj(r.error),
+  };
+}
+
+function toStep(r: Row): StepRow {
+  return {
+    id: String(r.id),
+    runId: String(r.run_id),
+    idx: Number(r.idx),
+    name: String(r.name),
+    kind: r.kind as StepRow['kind'],
+    status: r.status as StepRow['status'],
+    attempt: Number(r.attempt),
+    availableAt: Number(r.available_at),
+    leaseOwner: r.lease_owner == null ? undefined : String(r.lease_owner),
+    leaseUntil: n(r.lease_until),
+    idempotencyKey: String(r.idempotency_key),
+    input: pj(r.input),
+    output: pj(r.output),
+    error: pj(r.error),
+    history: pj(r.history) ?? [],
+    startedAt: n(r.started_at),
+    finishedAt: n(r.finished_at),
+  };
+}
+
+function toTimer(r: Row): TimerRow {
+  return {
+    id: String(r.id),
+    dueAt: Number(r.due_at),
+    kind: r.kind as TimerRow['kind'],
+    runId: r.run_id == null ? undefined : String(r.run_id),
+    stepId: r.step_id == null ? undefined : String(r.step_id),
+    payload: pj(r.payload),
+    status: r.status as TimerRow['status'],
+    attempt: Number(r.attempt),
+  };
+}
+
+function toDeadLetter(r: Row): DeadLetterRow {
+  return {
+    id: String(r.id),
+    runId: String(r.run_id),
+    stepId: String(r.step_id),
+    flowId: String(r.flow_id),
+    stepName: String(r.step_name),
+    connection: r.connection == null ? undefined : String(r.connection),
+    action: r.action == null ? undefined : String(r.action),
+    input: pj(r.input),
+    error: pj(r.error)!,
+    history: pj(r.history) ?? [],
+    status: r.status as DeadLetterRow['status'],
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toAudit(r: Row): AuditRow {
+  return {
+    seq: Number(r.seq),
+    at: Number(r.at),
+    actor: String(r.actor),
+    action: String(r.action),
+    target: String(r.target),
+    detail: pj(r.detail) ?? {},
+    prevHash: String(r.prev_hash),
+    hash: String(r.hash),
+  };
+}

@@ -1,0 +1,334 @@
+/**
+ * The Store: everything Qiao keeps, behind one interface with two implementations over the same SQL
+ * (`sql-store.ts` on `node:sqlite` or PostgreSQL). Every method that changes more than one row is one
+ * transaction, so the engine's guarantees (DESIGN.md, "Effectively once") hold on both databases.
+ */
+import type { ConnectionLimits, Cursor } from '../core/connector.ts';
+import type { SerializedError } from '../core/errors.ts';
+import type { FlowDef, StepKind } from '../core/flow.ts';
+
+export type RunStatus = 'running' | 'waiting' | 'completed' | 'failed' | 'filtered' | 'cancelled';
+export type StepStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'skipped' | 'dead';
+
+export interface ConnectionRow {
+  id: string;
+  type: string;
+  /** Settings with secret fields sealed (see secret-box.ts). */
+  settings: Record<string, unknown>;
+  limits?: ConnectionLimits;
+  /** `config` when it comes from qiao.yaml (re-applied at start), `api` when created through the API. */
+  origin: 'config' | 'api';
+  version: number;
+  updatedAt: number;
+}
+
+export interface FlowRow {
+  id: string;
+  definition: FlowDef;
+  yaml?: string;
+  origin: 'config' | 'api';
+  enabled: boolean;
+  version: number;
+  updatedAt: number;
+}
+
+export interface RunRow {
+  id: string;
+  flowId: string;
+  flowVersion: number;
+  status: RunStatus;
+  eventSource?: string;
+  eventKey?: string;
+  linkKey?: string;
+  event: unknown;
+  startedAt: number;
+  updatedAt: number;
+  finishedAt?: number;
+  error?: SerializedError;
+}
+
+export interface AttemptRecord {
+  attempt: number;
+  at: number;
+  durationMs: number;
+  outcome: 'completed' | 'retry' | 'dead' | 'waiting' | 'skipped';
+  error?: SerializedError;
+}
+
+export interface StepRow {
+  id: string;
+  runId: string;
+  idx: number;
+  name: string;
+  kind: StepKind;
+  status: StepStatus;
+  attempt: number;
+  availableAt: number;
+  leaseOwner?: string;
+  leaseUntil?: number;
+  idempotencyKey: string;
+  input?: unknown;
+  output?: unknown;
+  error?: SerializedError;
+  history: AttemptRecord[];
+  startedAt?: number;
+  finishedAt?: number;
+}
+
+export interface NewStep {
+  idx: number;
+  name: string;
+  kind: StepKind;
+  /** Default now. */
+  availableAt?: number;
+}
+
+/** What follows a finished step: the next step, or the end of the run. */
+export type NextAction = { step: NewStep } | { finish: RunStatus; error?: SerializedError };
+
+export interface AuditInput {
+  actor: string;
+  action: string;
+  target: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditRow extends Required<AuditInput> {
+  seq: number;
+  at: number;
+  prevHash: string;
+  hash: string;
+}
+
+export interface NewRun {
+  id: string;
+  flowId: string;
+  flowVersion: number;
+  /** The record the run is about: its link is found or created in the same transaction. */
+  source?: { connection: string; object: string; externalId: string };
+  first: NextAction;
+}
+
+export interface ResumeWait {
+  stepId: string;
+  runId: string;
+  output: unknown;
+  next: NextAction;
+}
+
+export interface IngestEvent {
+  key: string;
+  type: string;
+  correlation?: string;
+  data: unknown;
+  /** Runs this event starts, if it is new. */
+  runs: NewRun[];
+  /** Waiting steps this event resumes, if it is new. */
+  resumes: ResumeWait[];
+}
+
+export interface IngestBatch {
+  /** Connection id, or `flow:<id>` for webhooks, schedules and manual starts. */
+  source: string;
+  events: IngestEvent[];
+  /** A poll cursor stored in the same transaction as the page's events. */
+  cursor?: { flowId: string; cursor: Cursor };
+}
+
+export interface IngestOutcome {
+  key: string;
+  duplicate: boolean;
+  runIds: string[];
+  resumed: string[];
+}
+
+export interface TimerInput {
+  id: string;
+  dueAt: number;
+  kind: 'timeout' | 'timer' | 'schedule';
+  runId?: string;
+  stepId?: string;
+  payload: unknown;
+}
+
+export interface TimerRow extends TimerInput {
+  status: 'pending' | 'firing' | 'fired' | 'cancelled';
+  attempt: number;
+}
+
+export interface LinkInput {
+  connection: string;
+  object: string;
+  externalId: string;
+}
+
+export interface StepCompletion {
+  stepId: string;
+  runId: string;
+  owner: string;
+  status: 'completed' | 'skipped' | 'waiting';
+  input?: unknown;
+  output?: unknown;
+  attempt: AttemptRecord;
+  /** Ids written by the step, joined to the run's link. */
+  links?: LinkInput[];
+  /** Content hash of what Qiao wrote (echo suppression), stored on the links. */
+  contentHash?: string;
+  audit?: AuditInput;
+  /** For `waiting`: what resumes it. */
+  wait?: { connection: string; eventType: string; correlation: string; timers: TimerInput[] };
+  /** For completed/skipped: what follows. */
+  next?: NextAction;
+}
+
+export interface StepRetry {
+  stepId: string;
+  owner: string;
+  input?: unknown;
+  availableAt: number;
+  attempt: AttemptRecord;
+  error: SerializedError;
+  /** Rate-limit waits do not use up attempts. */
+  countAttempt: boolean;
+}
+
+export interface StepDeadLetter {
+  stepId: string;
+  runId: string;
+  owner: string;
+  flowId: string;
+  stepName: string;
+  connection?: string;
+  action?: string;
+  input?: unknown;
+  error: SerializedError;
+  attempt: AttemptRecord;
+  deadLetterId: string;
+  /** Notify steps continue the run; others fail it. */
+  next: NextAction;
+  audit?: AuditInput;
+}
+
+export interface DeadLetterRow {
+  id: string;
+  runId: string;
+  stepId: string;
+  flowId: string;
+  stepName: string;
+  connection?: string;
+  action?: string;
+  input?: unknown;
+  error: SerializedError;
+  history: AttemptRecord[];
+  status: 'open' | 'replayed' | 'discarded';
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface LinkRow {
+  connection: string;
+  object: string;
+  externalId: string;
+  linkId: string;
+  flowId?: string;
+  runId?: string;
+  contentHash?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface WaitRow {
+  stepId: string;
+  runId: string;
+  connection: string;
+  eventType: string;
+  correlation: string;
+  createdAt: number;
+}
+
+export interface InboxRow {
+  source: string;
+  key: string;
+  type: string;
+  correlation?: string;
+  data: unknown;
+  receivedAt: number;
+  duplicates: number;
+}
+
+export type AuditVerdict = { ok: true; count: number } | { ok: false; seq: number; reason: string };
+
+/** Thrown when a step's lease was lost (another worker reclaimed it): the result is discarded. */
+export class LeaseLostError extends Error {
+  constructor(stepId: string) {
+    super(`lease on step ${stepId} was lost`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Calls `fn` when steps or timers may be ready (after this process's commits, or NOTIFY). */
+  onWork(fn: () => void): Promise<() => Promise<void>>;
+
+  saveConnection(row: Omit<ConnectionRow, 'version' | 'updatedAt'>, audit: AuditInput): Promise<ConnectionRow>;
+  getConnection(id: string): Promise<ConnectionRow | undefined>;
+  listConnections(): Promise<ConnectionRow[]>;
+  deleteConnection(id: string, audit: AuditInput): Promise<boolean>;
+  saveFlow(row: Omit<FlowRow, 'version' | 'updatedAt'>, audit: AuditInput): Promise<FlowRow>;
+  getFlow(id: string): Promise<FlowRow | undefined>;
+  /** The definition a run started with (every saved version is kept). */
+  getFlowVersion(id: string, version: number): Promise<FlowDef | undefined>;
+  listFlows(): Promise<FlowRow[]>;
+  deleteFlow(id: string, audit: AuditInput): Promise<boolean>;
+
+  ingest(batch: IngestBatch): Promise<IngestOutcome[]>;
+  getInbox(source: string, key: string): Promise<InboxRow | undefined>;
+  findInboxByCorrelation(source: string, type: string, correlation: string): Promise<InboxRow[]>;
+  findWaits(connection: string, eventType: string, correlation: string): Promise<WaitRow[]>;
+
+  claimSteps(owner: string, limit: number, leaseMs: number): Promise<StepRow[]>;
+  extendLeases(owner: string, stepIds: string[], leaseMs: number): Promise<void>;
+  /** Steps whose lease ran out (a crashed worker) go back to the queue; returns how many. */
+  recoverLeases(): Promise<number>;
+  /** At start of an embedded (single-process) hub: every running step was this process's, now dead. */
+  releaseAllLeases(): Promise<number>;
+  completeStep(c: StepCompletion): Promise<void>;
+  retryStep(r: StepRetry): Promise<void>;
+  deadLetterStep(d: StepDeadLetter): Promise<void>;
+  resumeWait(r: ResumeWait): Promise<boolean>;
+
+  claimTimers(owner: string, limit: number): Promise<TimerRow[]>;
+  finishTimer(id: string): Promise<void>;
+  rescheduleTimer(id: string, dueAt: number): Promise<void>;
+  nextWakeAt(): Promise<number | undefined>;
+
+  getRun(id: string): Promise<{ run: RunRow; steps: StepRow[] } | undefined>;
+  listRuns(q: { flowId?: string; status?: RunStatus; limit?: number; before?: number }): Promise<RunRow[]>;
+
+  getDeadLetter(id: string): Promise<DeadLetterRow | undefined>;
+  listDeadLetters(q: { status?: DeadLetterRow['status']; flowId?: string; limit?: number }): Promise<DeadLetterRow[]>;
+  editDeadLetter(id: string, input: unknown, audit: AuditInput): Promise<DeadLetterRow>;
+  replayDeadLetter(id: string, audit: AuditInput): Promise<DeadLetterRow>;
+  discardDeadLetter(id: string, audit: AuditInput): Promise<DeadLetterRow>;
+
+  findLinkId(connection: string, object: string, externalId: string): Promise<string | undefined>;
+  findExternalId(linkId: string, connection: string, object: string): Promise<string | undefined>;
+  findLinks(q: { linkId?: string; connection?: string; object?: string; externalId?: string; limit?: number }): Promise<LinkRow[]>;
+
+  getCursor(flowId: string): Promise<Cursor | undefined>;
+
+  appendAudit(entries: AuditInput[]): Promise<void>;
+  listAudit(q: { afterSeq?: number; limit?: number }): Promise<AuditRow[]>;
+  verifyAudit(): Promise<AuditVerdict>;
+
+  addCounter(name: string, by: number): Promise<void>;
+  counters(): Promise<Record<string, number>>;
+  /** Steps by status, and open dead letters: for /metrics and the console. */
+  depth(): Promise<{ steps: Record<string, number>; deadLetters: number; waits: number }>;
+
+  /** Leader election for the scheduler: true while this holder leads. */
+  tryLead(name: string, holder: string, ttlMs: number): Promise<boolean>;
+}
