@@ -26,7 +26,9 @@ describe('parseDuration', () => {
     for (const bad of ['', '5min', 'soon', '-5s', '5m1h', '1s1s', '5 s', 's', '1e3', '30S']) {
       assert.throws(
         () => parseDuration(bad),
-        { message: `invalid duration '${bad}': write a number of milliseconds or a number with a unit (500ms, 30s, 5m, 2h, 3d, 1h30m)` },
+        {
+          message: `invalid duration '${bad}': write a number of milliseconds or a number with a unit (500ms, 30s, 5m, 2h, 3d, 1h30m)`,
+        },
         bad,
       );
     }
@@ -38,7 +40,9 @@ describe('parseDuration', () => {
 
   it('caps at 400 days', () => {
     assert.equal(parseDuration('400d'), 400 * 86_400_000);
-    assert.throws(() => parseDuration('401d'), { message: "duration '401d' is longer than the maximum of 400d" });
+    assert.throws(() => parseDuration('401d'), {
+      message: "duration '401d' is longer than the maximum of 400d",
+    });
   });
 });
 
