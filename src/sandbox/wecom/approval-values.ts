@@ -39,7 +39,7 @@ export interface Validated {
 export function validateContents(w: WecomWorld, t: TemplateDef, contents: unknown): Validated {
   if (!Array.isArray(contents)) fail('apply_data.contents must be an array');
   const out: Validated = { contents: [], values: new Map(), files: 0 };
-  validateList(w, t.controls, contents as unknown[], out, 'apply_data.contents');
+  out.contents = validateList(w, t.controls, contents as unknown[], out, 'apply_data.contents');
   if (out.files > 6) fail('at most 6 attachments per application');
   return out;
 }
