@@ -92,7 +92,7 @@ export class ExpressionError extends PermanentError {
 }
 
 /** True for a string that is an expression: starts with `=` but not `==`. */
-export function isExpression(v: unknown): v is string {
+export function isExpression(v: unknown): boolean {
   return typeof v === 'string' && v.charCodeAt(0) === 61 && v.charCodeAt(1) !== 61;
 }
 
