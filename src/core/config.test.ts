@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -348,5 +348,24 @@ describe('loadConfig and resolveFlowFiles', () => {
       () => loadConfig(file, {}),
       (err: unknown) => err instanceof ValidationError && err.message === `${file} file not found`,
     );
+  });
+});
+
+describe('docs/operations.md', () => {
+  test('the qiao.yaml example in the reference is valid', () => {
+    const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    const example = /```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+    assert.ok(example, 'the reference has a yaml example');
+    const c = parse(example, { KINGDEE_APP_SECRET: 'kd-secret', DING_OPS_SECRET: 'SECabc' });
+    assert.equal(c.database, undefined);
+    assert.equal(c.server.bodyLimit, 1024 * 1024);
+    assert.deepEqual(Object.keys(c.connections), ['kingdee', 'ops-robot']);
+    assert.equal(c.connections.kingdee.settings.appSecret, 'kd-secret');
+    assert.deepEqual(c.connections.kingdee.limits, {
+      rate: { perSecond: 10, burst: 20 },
+      concurrency: 4,
+      breaker: { failures: 5, resetMs: 30000 },
+    });
+    assert.deepEqual(c.log, { level: 'info' });
   });
 });
