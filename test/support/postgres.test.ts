@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { findPgBinDir, type PostgresHandle, pgAvailable, startPostgres } from './postgres.ts';
 
@@ -164,4 +167,49 @@ describe('startPostgres', { skip: !pgAvailable() && 'PostgreSQL is not installed
       await server.stop();
     }
   });
+
+  for (const ending of ['exits without stop()', 'is killed with SIGKILL'] as const) {
+    test(`a test process that ${ending} leaves no server or folder behind`, async () => {
+      const harness = new URL('./postgres.ts', import.meta.url).pathname;
+      const script = [
+        `import { startPostgres } from ${JSON.stringify(harness)};`,
+        `import pg from 'pg';`,
+        'const h = await startPostgres();',
+        'const c = new pg.Client(h.url);',
+        'await c.connect();',
+        `const { rows } = await c.query('show data_directory');`,
+        'await c.end();',
+        'console.log(JSON.stringify({ url: h.url, dataDir: rows[0].data_directory }));',
+        ending === 'exits without stop()' ? 'process.exit(0);' : 'setInterval(() => {}, 1000);',
+      ].join('\n');
+      const env = { ...process.env };
+      delete env.QIAO_TEST_PG_URL;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: new URL('../..', import.meta.url).pathname,
+        env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      let line = '';
+      for await (const l of createInterface({ input: child.stdout })) {
+        line = l;
+        break;
+      }
+      const { url, dataDir } = JSON.parse(line) as { url: string; dataDir: string };
+      assert.ok(dataDir.endsWith('/data'));
+
+      if (ending === 'is killed with SIGKILL') {
+        child.kill('SIGKILL');
+        await exited;
+        // The watchdog cleans up once it sees the pipe close: wait for it (bounded by the test timeout).
+        while (existsSync(dataDir)) await sleep(20);
+      } else {
+        await exited;
+        // The exit hook runs synchronously before the process ends.
+        assert.equal(existsSync(dataDir), false);
+      }
+      assert.equal(existsSync(join(dataDir, '..')), false, 'the whole cluster folder is gone');
+      await assert.rejects(query(url, 'select 1'), /ECONNREFUSED|connect/);
+    });
+  }
 });

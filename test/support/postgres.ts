@@ -268,15 +268,18 @@ async function launch(binDir: string, dir: string, runAs: string | undefined): P
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.unref();
 
-    const pgCtlStop = (mode: string) => {
-      const [cmd, cmdArgs] = asUser(runAs, join(binDir, 'pg_ctl'), ['stop', '-D', dataDir, '-m', mode, '-s']);
-      return { cmd, cmdArgs };
-    };
+    const pgCtlStop = (mode: string) =>
+      asUser(runAs, join(binDir, 'pg_ctl'), ['stop', '-D', dataDir, '-m', mode, '-s']);
     const syncKill = () => {
-      const { cmd, cmdArgs } = pgCtlStop('immediate');
+      const [cmd, cmdArgs] = pgCtlStop('immediate');
       spawnSync(cmd, cmdArgs, { stdio: 'ignore', env: childEnv() });
       rmSync(dir, { recursive: true, force: true });
+      watchdog.kill('SIGKILL');
     };
+    // Two nets for a test process that ends without stop(): an exit hook for a normal exit, and a
+    // watchdog for a kill (a test timeout, Ctrl-C): it waits on a pipe from this process, and when the
+    // pipe closes, whatever the cause, it stops the server and removes the folder.
+    const watchdog = startWatchdog(pgCtlStop('immediate'), dir);
     live.set(dir, syncKill);
     installExitHook();
 
@@ -285,11 +288,11 @@ async function launch(binDir: string, dir: string, runAs: string | undefined): P
       return {
         port,
         stop: async (mode, removeDir) => {
-          const { cmd, cmdArgs } = pgCtlStop(mode);
-          await runCommand(cmd, cmdArgs).catch(() => {
-            // pg_ctl fails only when the server is gone already; make sure of it.
-            if (child.exitCode === null && child.pid) child.kill('SIGKILL');
-          });
+          const [cmd, cmdArgs] = pgCtlStop(mode);
+          // pg_ctl fails only when the server is gone already (it crashed, or was killed).
+          await runCommand(cmd, cmdArgs).catch(() => {});
+          // Stopped by hand: the watchdog must not remove a template folder about to be renamed.
+          watchdog.kill('SIGKILL');
           live.delete(dir);
           claimedPorts.delete(port);
           if (removeDir) rmSync(dir, { recursive: true, force: true });
@@ -298,6 +301,7 @@ async function launch(binDir: string, dir: string, runAs: string | undefined): P
     }
     live.delete(dir);
     claimedPorts.delete(port);
+    watchdog.kill('SIGKILL');
     const log = readLog(logFile);
     lastError = started === 'exited' ? `postgres exited during start-up:\n${log}` : started;
     if (started === 'exited' && /could not bind|address already in use/i.test(log)) continue;
@@ -334,6 +338,25 @@ async function waitUntilAccepting(
 /** One round trip to the named database (`qiao_test` comes with the template). */
 async function checkDatabase(port: number, database: string): Promise<void> {
   await withClient(`postgres://postgres@127.0.0.1:${port}/${database}`, (c) => c.query('select 1'));
+}
+
+/**
+ * A detached `sh` that blocks reading a pipe from this process. The pipe closes when this process ends,
+ * however it ends (even SIGKILL); `read` then returns and the shell runs the stop command and removes the
+ * folder. Detached, so a Ctrl-C sent to the terminal's process group does not stop it from cleaning up.
+ */
+function startWatchdog([cmd, args]: [string, string[]], dir: string): ChildProcess {
+  const script = 'read _ ; "$@" >/dev/null 2>&1 ; rm -rf "$QIAO_PG_DIR"';
+  const child = spawn('sh', ['-c', script, 'sh', cmd, ...args], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    env: { ...childEnv(), QIAO_PG_DIR: dir },
+    detached: true,
+  });
+  child.unref();
+  // The pipe must not keep this process alive either.
+  (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  child.on('error', () => {});
+  return child;
 }
 
 function installExitHook(): void {
