@@ -159,6 +159,7 @@ async function createScratchDatabase(serverUrl: string): Promise<PostgresHandle>
 // The cached template cluster.
 
 const templates = new Map<string, Promise<string>>();
+const versions = new Map<string, string>();
 
 /**
  * Returns a folder holding `data/`, an initdb'd and cleanly stopped cluster with the `qiao_test`
@@ -166,7 +167,11 @@ const templates = new Map<string, Promise<string>>();
  * renamed into place, so concurrent test processes never see half a template.
  */
 function ensureTemplate(binDir: string, runAs: string | undefined): Promise<string> {
-  const version = spawnSync(join(binDir, 'postgres'), ['--version'], { encoding: 'utf8' }).stdout.trim();
+  let version = versions.get(binDir);
+  if (version === undefined) {
+    version = spawnSync(join(binDir, 'postgres'), ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? '';
+    versions.set(binDir, version);
+  }
   const tag = `${version} ${binDir} ${runAs ?? process.getuid?.() ?? ''}`;
   const hash = createHash('sha256').update(tag).digest('hex').slice(0, 12);
   const key = join(scratchRoot(), `qiao-pg-template-${hash}`);
@@ -303,7 +308,7 @@ async function launch(binDir: string, dir: string, runAs: string | undefined): P
     claimedPorts.delete(port);
     watchdog.kill('SIGKILL');
     const log = readLog(logFile);
-    lastError = started === 'exited' ? `postgres exited during start-up:\n${log}` : started;
+    lastError = started === 'exited' ? `postgres exited during start-up:\n${log}` : `${started}\n${log}`;
     if (started === 'exited' && /could not bind|address already in use/i.test(log)) continue;
     if (started !== 'exited') syncKill();
     break;
