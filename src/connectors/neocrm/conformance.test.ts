@@ -1,7 +1,7 @@
 /** The shared connector conformance suite against the Neocrm sandbox. No case is skipped. */
 import assert from 'node:assert/strict';
-import { runConformance } from '../conformance.ts';
 import { startNeocrmSandbox } from '../../sandbox/neocrm/index.ts';
+import { runConformance } from '../conformance.ts';
 import { neocrmConnector } from './index.ts';
 
 runConformance({
@@ -33,7 +33,8 @@ runConformance({
       read: {
         action: 'get',
         input: (id) => ({ object: 'account', id }),
-        check: (output, unique) => assert.equal((output as { accountName: string }).accountName, `一致性测试${unique}`),
+        check: (output, unique) =>
+          assert.equal((output as { accountName: string }).accountName, `一致性测试${unique}`),
       },
       poll: {
         trigger: 'poll',
