@@ -7,7 +7,7 @@
  */
 import type { FlowDef, StepDef } from '../core/flow.ts';
 import { compileExpression, type ExpressionRefs, isExpression, KNOWN_FUNCTIONS } from './expr.ts';
-import { didYouMean, join, type LocatedProblem } from './problems.ts';
+import { closest, didYouMean, join, type LocatedProblem } from './problems.ts';
 import { compileCondition, conditionMessage } from './route.ts';
 
 /** Where an expression sits and what it may read there. */
@@ -45,9 +45,10 @@ export function checkFlow(flow: FlowDef): LocatedProblem[] {
     }
     for (const f of refs.functions) {
       if (!KNOWN_FUNCTIONS.has(f)) {
+        const c = closest(f, KNOWN_FUNCTIONS);
         problems.push({
           path: site.path,
-          message: `unknown function '$${f}'${didYouMean(f, KNOWN_FUNCTIONS)}`,
+          message: `unknown function '$${f}'${c ? `; did you mean '$${c}'?` : ''}`,
         });
       }
     }

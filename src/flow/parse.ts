@@ -103,7 +103,7 @@ export interface FlowSource {
 export function parseFlow(text: string, file?: string): { flow?: FlowDef; problems: ValidationProblem[] } {
   const source = readFlow(text, file);
   if (!source.flow) return { problems: source.problems };
-  const problems = locate(checkFlow(source.flow), source.lineOf, file);
+  const problems = byLine(locate(checkFlow(source.flow), source.lineOf, file));
   return problems.length > 0 ? { problems } : { flow: source.flow, problems };
 }
 
@@ -129,7 +129,7 @@ export function readFlow(text: string, file?: string): FlowSource {
     }
   }
   if (flow && file) flow.source = file;
-  const located = locate(problems, yaml.lineOf, file);
+  const located = byLine(locate(problems, yaml.lineOf, file));
   return { flow: located.length === 0 ? flow : undefined, problems: located, lineOf: yaml.lineOf };
 }
 
@@ -146,6 +146,14 @@ export function locate(
     if (line !== undefined) out.line = line;
     return out;
   });
+}
+
+/** Problems in the order of their lines (stable, so one line's problems keep their order). */
+export function byLine(problems: ValidationProblem[]): ValidationProblem[] {
+  return problems
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => (a.p.line ?? 0) - (b.p.line ?? 0) || a.i - b.i)
+    .map(({ p }) => p);
 }
 
 function withFile(p: ValidationProblem, file?: string): ValidationProblem {
@@ -363,7 +371,7 @@ class FlowReader {
       if (owners.length > 0) {
         this.problem(
           path,
-          `unknown field '${key}' for a ${t} trigger; only ${owners.join(', ')} triggers take it`,
+          `unknown field '${key}'; only ${owners.join(', ')} triggers take it`,
           join(path, key),
         );
       } else {
@@ -497,6 +505,8 @@ class FlowReader {
       );
     }
     const allowed = [...COMMON_STEP_FIELDS, ...(kind ? [kind, ...STEP_FIELDS[kind]] : [])];
+    // A misspelt kind (`acton`) is already reported with its correction; no need to say it is missing.
+    let misspeltKind = false;
     for (const key of Object.keys(raw)) {
       if (allowed.includes(key) || (STEP_KINDS as readonly string[]).includes(key)) continue;
       const owners = STEP_KINDS.filter((k) => STEP_FIELDS[k].includes(key));
@@ -507,7 +517,9 @@ class FlowReader {
           join(path, key),
         );
       } else {
-        this.problems.push(unknownField(path, key, [...allowed, ...STEP_KINDS]));
+        const p = unknownField(path, key, [...allowed, ...STEP_KINDS]);
+        if (!kind && STEP_KINDS.some((k) => p.message.endsWith(`did you mean '${k}'?`))) misspeltKind = true;
+        this.problems.push(p);
       }
     }
     const id = this.id(
@@ -517,7 +529,7 @@ class FlowReader {
       "a letter, then letters, digits, '_' or '-', e.g. pick",
     );
     if (!kind) {
-      this.problem(path, `a step needs one of ${STEP_KINDS.join(', ')}`);
+      if (!misspeltKind) this.problem(path, `a step needs one of ${STEP_KINDS.join(', ')}`);
       return undefined;
     }
     const cond = this.expression(raw.if, join(path, 'if'), false, '=amount > 0');
