@@ -94,12 +94,7 @@ export function handleAuth(
     lcid = lcidOf(param(body, 4, 'lcid'));
     const app = state.tenant.apps.find((a) => a.appId === appId);
     if (!user || !app || app.appSecret !== appSecret) {
-      return loginFailure(
-        state,
-        LoginResult.failure,
-        '第三方系统登录授权验证失败：应用ID或应用密钥错误',
-        false,
-      );
+      return loginFailure(state, LoginResult.failure, '第三方系统登录授权验证失败：应用ID或应用密钥错误');
     }
   } else if (m === 'loginbysign') {
     const appId = str(param(body, 2, 'appId', 'appid'));
