@@ -57,10 +57,10 @@ runConformance({
         input: (id: string) => ({ spNo: id }),
         check(o: unknown, unique: string) {
           const s = o as { fields: Record<string, unknown>; spStatus: number; templateId: string };
-          assert.equal(s.fields['合同编号'], unique);
-          assert.equal(s.fields['合同金额'], 128000);
-          assert.equal(s.fields['付款方式'], '分期付款');
-          assert.equal(s.fields['签订日期'], '2026-03-10');
+          assert.equal(s.fields.合同编号, unique);
+          assert.equal(s.fields.合同金额, 128000);
+          assert.equal(s.fields.付款方式, '分期付款');
+          assert.equal(s.fields.签订日期, '2026-03-10');
           assert.equal(s.templateId, TEMPLATE_IDS.contract);
         },
       },
