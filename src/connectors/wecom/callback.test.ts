@@ -161,7 +161,7 @@ describe('wecom callback endpoint (spec §4, §5) with deliveries made by the sa
       rawBody: Buffer.from(`<xml><Encrypt><![CDATA[${enc}]]></Encrypt></xml>`),
     });
     assert.equal(r.status, 200);
-    assert.equal((r.events?.[0].data as any).content, '第1条');
+    assert.equal((r.events?.[0]?.data as { content?: string } | undefined)?.content, '第1条');
   });
 
   it('rejects bad signatures, stale timestamps, replays, bad padding and the wrong corp with a 4xx, storing nothing', async () => {
