@@ -113,7 +113,7 @@ export async function startDingtalkSandbox(options: SandboxStartOptions = {}): P
         }
         return oapiError(404, '请求的URI地址不存在');
       }
-      const limited = gate(limits, req, surface, req.path, route.options.metered);
+      const limited = gate(limits, req, surface, `${req.method} ${req.path}`, route.options.metered);
       if (limited) return limited;
       if (route.options.auth) {
         const denied = surface === 'oapi' ? checkOldToken(auth, req) : checkNewToken(auth, req);
