@@ -1,0 +1,171 @@
+/**
+ * The hub: one process's assembly of store, secrets, connections, flows, engine and HTTP server.
+ * `qiao start` runs a whole hub; `qiao worker` runs one without the HTTP server (scale-out on
+ * PostgreSQL); tests and the demo start hubs in-process with `startHub()`.
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { builtinConnectors } from './connectors/index.ts';
+import { CONFIG_DEFAULTS, type QiaoConfig, resolveFlowFiles } from './core/config.ts';
+import type { ConnectorDescriptor } from './core/connector.ts';
+import { ValidationError, type ValidationProblem } from './core/errors.ts';
+import type { FlowDef } from './core/flow.ts';
+import { createLogger, type Logger } from './core/logger.ts';
+import { SecretBox } from './core/secret-box.ts';
+import { ConnectionManager } from './engine/connections.ts';
+import { Engine } from './engine/engine.ts';
+import { EngineMetrics } from './engine/metrics.ts';
+import { type FlowRegistry, validateFlowFile } from './flow/validate.ts';
+import { openStore } from './store/open-store.ts';
+import type { Store } from './store/store.ts';
+
+export interface HubOptions {
+  /** A loaded configuration; or give its parts below. */
+  config?: QiaoConfig;
+  dataDir?: string;
+  database?: string;
+  /** `false`: no HTTP server (a `qiao worker`). Default true. */
+  serve?: boolean;
+  port?: number;
+  host?: string;
+  /** Run the worker loop in this process. Default true. */
+  runWorkers?: boolean;
+  runScheduler?: boolean;
+  concurrency?: number;
+  leaseMs?: number;
+  descriptors?: ConnectorDescriptor[];
+  log?: Logger;
+  /** Secret box (default: QIAO_MASTER_KEY or `<dataDir>/master.key`). */
+  box?: SecretBox;
+}
+
+export interface Hub {
+  readonly store: Store;
+  readonly engine: Engine;
+  readonly connections: ConnectionManager;
+  readonly metrics: EngineMetrics;
+  readonly box: SecretBox;
+  readonly log: Logger;
+  readonly config?: QiaoConfig;
+  /** The HTTP server, when serving. */
+  readonly server?: FastifyInstance;
+  /** `http://host:port`, when serving. */
+  readonly url?: string;
+  /** Validates flow YAML against this hub's connections; the flow only when there is no problem. */
+  validateFlow(text: string, file: string): { flow?: FlowDef; problems: ValidationProblem[] };
+  /** Validates and stores a flow (new version when it changed), then reloads the engine's flows. */
+  saveFlow(text: string, file: string, origin: 'config' | 'api', actor: string): Promise<FlowDef>;
+  close(): Promise<void>;
+}
+
+export function flowRegistry(connections: ConnectionManager): FlowRegistry {
+  return {
+    connection(id) {
+      const c = connections.get(id);
+      return c && { type: c.row.type, connector: c.connector };
+    },
+  };
+}
+
+export async function startHub(opts: HubOptions = {}): Promise<Hub> {
+  const cfg = opts.config;
+  const dataDir = opts.dataDir ?? cfg?.dataDir ?? CONFIG_DEFAULTS.dataDir;
+  const database = opts.database ?? cfg?.database;
+  const log = opts.log ?? createLogger({}, { level: cfg?.log?.level });
+  const store = await openStore({ database, dataDir });
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const box = opts.box ?? SecretBox.fromEnvOrFile(dataDir);
+    const metrics = new EngineMetrics(store);
+    const connections = new ConnectionManager({
+      store,
+      box,
+      log,
+      metrics,
+      descriptors: opts.descriptors ?? builtinConnectors(),
+    });
+    for (const c of Object.values(cfg?.connections ?? {})) {
+      await connections.save({ id: c.id, type: c.type, settings: c.settings, limits: c.limits, origin: 'config' }, 'config');
+    }
+    await connections.loadAll();
+    const engine = new Engine({
+      store,
+      connections,
+      log,
+      metrics,
+      concurrency: opts.concurrency ?? cfg?.workers.concurrency,
+      leaseMs: opts.leaseMs,
+      runWorkers: opts.runWorkers,
+      runScheduler: opts.runScheduler,
+      embedded: store.kind === 'sqlite',
+    });
+    const registry = flowRegistry(connections);
+
+    const validateFlow = (text: string, file: string) => validateFlowFile(text, file, registry);
+    const saveFlow = async (text: string, file: string, origin: 'config' | 'api', actor: string) => {
+      const { flow, problems } = validateFlow(text, file);
+      if (!flow) throw new ValidationError(problems);
+      const prev = await store.getFlow(flow.id);
+      const same = prev && JSON.stringify(prev.definition) === JSON.stringify(flow) && prev.enabled === flow.enabled;
+      if (!same) {
+        await store.saveFlow(
+          { id: flow.id, definition: flow, yaml: text, origin, enabled: flow.enabled },
+          { actor, action: prev ? 'flow.update' : 'flow.create', target: `flow:${flow.id}`, detail: { file } },
+        );
+        await engine.reloadFlows();
+      }
+      return flow;
+    };
+
+    if (cfg) {
+      const problems: ValidationProblem[] = [];
+      const texts: Array<[string, string]> = resolveFlowFiles(cfg).map((f) => [f, readFileSync(f, 'utf8')]);
+      for (const [file, text] of texts) problems.push(...validateFlow(text, file).problems);
+      if (problems.length) throw new ValidationError(problems);
+      for (const [file, text] of texts) await saveFlow(text, file, 'config', 'config');
+    }
+    await engine.start();
+    stops.push(() => engine.stop());
+
+    // Long-lived ingress (DingTalk Stream): events are acknowledged only once they are in the inbox.
+    if (opts.runScheduler !== false) {
+      for (const c of connections.list()) {
+        if (!c.connector.ingress) continue;
+        const handle = await c.connector.ingress.start(async (events) => {
+          await engine.ingest(c.row.id, events);
+        });
+        stops.unshift(() => handle.stop());
+      }
+    }
+
+    const hub: Hub = {
+      store,
+      engine,
+      connections,
+      metrics,
+      box,
+      log,
+      config: cfg,
+      validateFlow,
+      saveFlow,
+      async close() {
+        for (const s of stops) await s().catch((e) => log.error('shutdown step failed', { error: (e as Error).message }));
+        await connections.closeAll();
+        await store.close();
+      },
+    };
+
+    if (opts.serve !== false) {
+      const { buildServer } = await import('./server/app.ts');
+      const server = await buildServer(hub, { bodyLimit: cfg?.server.bodyLimit });
+      const address = await server.listen({ port: opts.port ?? cfg?.server.port ?? 0, host: opts.host ?? cfg?.server.host ?? '127.0.0.1' });
+      stops.unshift(() => server.close());
+      Object.assign(hub, { server, url: address.replace('[::1]', 'localhost') });
+    }
+    return hub;
+  } catch (err) {
+    for (const s of stops) await s().catch(() => {});
+    await store.close();
+    throw err;
+  }
+}
