@@ -85,7 +85,10 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
       descriptors: opts.descriptors ?? builtinConnectors(),
     });
     for (const c of Object.values(cfg?.connections ?? {})) {
-      await connections.save({ id: c.id, type: c.type, settings: c.settings, limits: c.limits, origin: 'config' }, 'config');
+      await connections.save(
+        { id: c.id, type: c.type, settings: c.settings, limits: c.limits, origin: 'config' },
+        'config',
+      );
     }
     await connections.loadAll();
     const engine = new Engine({
@@ -106,11 +109,17 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
       const { flow, problems } = validateFlow(text, file);
       if (!flow) throw new ValidationError(problems);
       const prev = await store.getFlow(flow.id);
-      const same = prev && JSON.stringify(prev.definition) === JSON.stringify(flow) && prev.enabled === flow.enabled;
+      const same =
+        prev && JSON.stringify(prev.definition) === JSON.stringify(flow) && prev.enabled === flow.enabled;
       if (!same) {
         await store.saveFlow(
           { id: flow.id, definition: flow, yaml: text, origin, enabled: flow.enabled },
-          { actor, action: prev ? 'flow.update' : 'flow.create', target: `flow:${flow.id}`, detail: { file } },
+          {
+            actor,
+            action: prev ? 'flow.update' : 'flow.create',
+            target: `flow:${flow.id}`,
+            detail: { file },
+          },
         );
         await engine.reloadFlows();
       }
@@ -149,7 +158,8 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
       validateFlow,
       saveFlow,
       async close() {
-        for (const s of stops) await s().catch((e) => log.error('shutdown step failed', { error: (e as Error).message }));
+        for (const s of stops)
+          await s().catch((e) => log.error('shutdown step failed', { error: (e as Error).message }));
         await connections.closeAll();
         await store.close();
       },
@@ -158,7 +168,10 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     if (opts.serve !== false) {
       const { buildServer } = await import('./server/app.ts');
       const server = await buildServer(hub, { bodyLimit: cfg?.server.bodyLimit });
-      const address = await server.listen({ port: opts.port ?? cfg?.server.port ?? 0, host: opts.host ?? cfg?.server.host ?? '127.0.0.1' });
+      const address = await server.listen({
+        port: opts.port ?? cfg?.server.port ?? 0,
+        host: opts.host ?? cfg?.server.host ?? '127.0.0.1',
+      });
       stops.unshift(() => server.close());
       Object.assign(hub, { server, url: address.replace('[::1]', 'localhost') });
     }

@@ -3,13 +3,16 @@
  * form) and its limiter. Actions are always called through `call()`, so limits, bans, breakers,
  * input validation and error classification apply to every partner call the same way.
  */
-import type {
-  ActionResult,
-  Connector,
-  ConnectorDescriptor,
-  ConnectionLimits,
-} from '../core/connector.ts';
-import { NotFoundError, PermanentError, QiaoError, RateLimitedError, scrubSecrets, toQiaoError, ValidationError } from '../core/errors.ts';
+import type { ActionResult, ConnectionLimits, Connector, ConnectorDescriptor } from '../core/connector.ts';
+import {
+  NotFoundError,
+  PermanentError,
+  QiaoError,
+  RateLimitedError,
+  scrubSecrets,
+  toQiaoError,
+  ValidationError,
+} from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { type SecretBox, secretValues } from '../core/secret-box.ts';
 import type { AuditInput, ConnectionRow, Store } from '../store/store.ts';
@@ -40,7 +43,13 @@ export class ConnectionManager {
   private readonly log: Logger;
   private readonly metrics?: EngineMetrics;
 
-  constructor(opts: { store: Store; box: SecretBox; log: Logger; descriptors: ConnectorDescriptor[]; metrics?: EngineMetrics }) {
+  constructor(opts: {
+    store: Store;
+    box: SecretBox;
+    log: Logger;
+    descriptors: ConnectorDescriptor[];
+    metrics?: EngineMetrics;
+  }) {
     this.store = opts.store;
     this.box = opts.box;
     this.log = opts.log;
@@ -62,7 +71,10 @@ export class ConnectionManager {
 
   require(id: string): LiveConnection {
     const c = this.live.get(id);
-    if (!c) throw new NotFoundError(`connection '${id}' does not exist (known: ${[...this.live.keys()].join(', ') || 'none'})`);
+    if (!c)
+      throw new NotFoundError(
+        `connection '${id}' does not exist (known: ${[...this.live.keys()].join(', ') || 'none'})`,
+      );
     return c;
   }
 
@@ -75,13 +87,22 @@ export class ConnectionManager {
    * connector's own schema first, so a bad connection is refused before anything is stored.
    */
   async save(
-    input: { id: string; type: string; settings: Record<string, unknown>; limits?: ConnectionLimits; origin: 'config' | 'api' },
+    input: {
+      id: string;
+      type: string;
+      settings: Record<string, unknown>;
+      limits?: ConnectionLimits;
+      origin: 'config' | 'api';
+    },
     actor: string,
   ): Promise<LiveConnection> {
     const d = this.types.get(input.type);
     if (!d) {
       throw new ValidationError([
-        { path: `connections.${input.id}.type`, message: `unknown connector type '${input.type}' (known: ${this.typeNames.join(', ')})` },
+        {
+          path: `connections.${input.id}.type`,
+          message: `unknown connector type '${input.type}' (known: ${this.typeNames.join(', ')})`,
+        },
       ]);
     }
     const opened = this.box.openSettings(input.settings, d.secretFields);
@@ -105,7 +126,12 @@ export class ConnectionManager {
       ? existing
       : await this.store.saveConnection(
           { id: input.id, type: input.type, settings: sealed, limits: input.limits, origin: input.origin },
-          { actor, action: existing ? 'connection.update' : 'connection.create', target: `connection:${input.id}`, detail: { type: input.type } },
+          {
+            actor,
+            action: existing ? 'connection.update' : 'connection.create',
+            target: `connection:${input.id}`,
+            detail: { type: input.type },
+          },
         );
     return this.open(row);
   }
@@ -114,7 +140,11 @@ export class ConnectionManager {
     const c = this.live.get(id);
     this.live.delete(id);
     await c?.connector.close?.();
-    return this.store.deleteConnection(id, { actor, action: 'connection.delete', target: `connection:${id}` });
+    return this.store.deleteConnection(id, {
+      actor,
+      action: 'connection.delete',
+      target: `connection:${id}`,
+    });
   }
 
   /** Opens every stored connection (at start, and in `qiao worker` processes). */
@@ -130,7 +160,10 @@ export class ConnectionManager {
 
   private async open(row: ConnectionRow): Promise<LiveConnection> {
     const d = this.types.get(row.type);
-    if (!d) throw new ValidationError([{ path: `connections.${row.id}.type`, message: `unknown connector type '${row.type}'` }]);
+    if (!d)
+      throw new ValidationError([
+        { path: `connections.${row.id}.type`, message: `unknown connector type '${row.type}'` },
+      ]);
     const settings = d.settings.parse(this.box.openSettings(row.settings, d.secretFields));
     const prev = this.live.get(row.id);
     if (prev && prev.row.version === row.version) return prev;
@@ -162,15 +195,21 @@ export class ConnectionManager {
     const parsed = spec.input.safeParse(input);
     if (!parsed.success) {
       throw new ValidationError(
-        parsed.error.issues.map((i) => ({ path: ['input', ...i.path.map(String)].join('.'), message: i.message })),
+        parsed.error.issues.map((i) => ({
+          path: ['input', ...i.path.map(String)].join('.'),
+          message: i.message,
+        })),
         `input of ${connectionId}.${action} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
       );
     }
     const permit = await c.limiter.acquire();
     if (!permit.ok) {
-      throw new RateLimitedError(`${connectionId}: not calling before ${new Date(permit.notBefore).toISOString()} (${permit.reason})`, {
-        retryAfterMs: Math.max(1, permit.notBefore - Date.now()),
-      });
+      throw new RateLimitedError(
+        `${connectionId}: not calling before ${new Date(permit.notBefore).toISOString()} (${permit.reason})`,
+        {
+          retryAfterMs: Math.max(1, permit.notBefore - Date.now()),
+        },
+      );
     }
     const started = performance.now();
     const signal = AbortSignal.timeout(opts.timeoutMs ?? 60_000);

@@ -11,7 +11,16 @@ import type { FlowDef, WaitStep } from '../core/flow.ts';
 import type { Logger } from '../core/logger.ts';
 import { evaluateExpression, evaluateTemplate } from '../flow/expr.ts';
 import { retryDelayMs, shouldRetry } from '../flow/retry-policy.ts';
-import { type IngestEvent, type IngestOutcome, LeaseLostError, type NewRun, type ResumeWait, type StepRow, type Store, type TimerRow } from '../store/store.ts';
+import {
+  type IngestEvent,
+  type IngestOutcome,
+  LeaseLostError,
+  type NewRun,
+  type ResumeWait,
+  type StepRow,
+  type Store,
+  type TimerRow,
+} from '../store/store.ts';
 import type { ConnectionManager } from './connections.ts';
 import { FlowCache } from './flow-cache.ts';
 import type { EngineMetrics } from './metrics.ts';
@@ -72,7 +81,11 @@ export class Engine {
     this.concurrency = opts.concurrency ?? 32;
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.flows = new FlowCache(opts.store);
-    this.executor = new StepExecutor({ store: opts.store, connections: opts.connections, actionTimeoutMs: opts.actionTimeoutMs });
+    this.executor = new StepExecutor({
+      store: opts.store,
+      connections: opts.connections,
+      actionTimeoutMs: opts.actionTimeoutMs,
+    });
     this.scheduler = new Scheduler(this);
   }
 
@@ -86,7 +99,10 @@ export class Engine {
     }
     this.unlisten = await this.store.onWork(() => this.kick());
     if (this.opts.runWorkers !== false) this.loopDone = this.loop();
-    this.housekeeping = setInterval(() => void this.housekeep(), Math.max(250, Math.min(5_000, this.leaseMs / 3)));
+    this.housekeeping = setInterval(
+      () => void this.housekeep(),
+      Math.max(250, Math.min(5_000, this.leaseMs / 3)),
+    );
     this.housekeeping.unref();
     if (this.opts.runScheduler !== false) this.scheduler.start();
   }
@@ -138,7 +154,11 @@ export class Engine {
     const row = this.flows.get(flowId) ?? (await this.flows.refresh(), this.flows.get(flowId));
     if (!row) throw new PermanentError(`flow '${flowId}' does not exist`);
     if (!row.enabled) throw new PermanentError(`flow '${flowId}' is disabled`);
-    const eventKey = key ?? createHash('sha256').update(JSON.stringify(data ?? null)).digest('hex');
+    const eventKey =
+      key ??
+      createHash('sha256')
+        .update(JSON.stringify(data ?? null))
+        .digest('hex');
     const run = await this.newRun(row.id, row.version, row.definition, data);
     const source = `flow:${flowId}`;
     const [out] = await this.store.ingest({
@@ -150,13 +170,28 @@ export class Engine {
   }
 
   /** Stores one poll page's records and the cursor after them in one transaction. */
-  async ingestPage(flow: FlowDef, version: number, records: Array<{ key: string; data: unknown }>, cursor: import('../core/connector.ts').Cursor | null): Promise<IngestOutcome[]> {
+  async ingestPage(
+    flow: FlowDef,
+    version: number,
+    records: Array<{ key: string; data: unknown }>,
+    cursor: import('../core/connector.ts').Cursor | null,
+  ): Promise<IngestOutcome[]> {
     const events: IngestEvent[] = [];
     for (const r of records) {
-      events.push({ key: r.key, type: 'record', data: r.data, runs: [await this.newRun(flow.id, version, flow, r.data)], resumes: [] });
+      events.push({
+        key: r.key,
+        type: 'record',
+        data: r.data,
+        runs: [await this.newRun(flow.id, version, flow, r.data)],
+        resumes: [],
+      });
     }
     const source = `poll:${flow.id}`;
-    const out = await this.store.ingest({ source, events, cursor: cursor ? { flowId: flow.id, cursor } : undefined });
+    const out = await this.store.ingest({
+      source,
+      events,
+      cursor: cursor ? { flowId: flow.id, cursor } : undefined,
+    });
     this.count(source, out);
     return out;
   }
@@ -173,7 +208,11 @@ export class Engine {
     if ('source' in t && t.source) {
       const id = await evaluateExpression(t.source.id, { event: data, vars: flow.vars });
       if (id !== undefined && id !== null && id !== '') {
-        source = { connection: 'connection' in t ? t.connection : `flow:${flowId}`, object: t.source.object, externalId: String(id) };
+        source = {
+          connection: 'connection' in t ? t.connection : `flow:${flowId}`,
+          object: t.source.object,
+          externalId: String(id),
+        };
       }
     }
     return { id: randomUUID(), flowId, flowVersion: version, source, first: firstStep(flow) };
@@ -184,7 +223,8 @@ export class Engine {
     const conn = this.connections.get(connectionId);
     for (const row of this.flows.enabled()) {
       const t = row.definition.trigger;
-      if ((t.type !== 'event' && t.type !== 'chat' && t.type !== 'file') || t.connection !== connectionId) continue;
+      if ((t.type !== 'event' && t.type !== 'chat' && t.type !== 'file') || t.connection !== connectionId)
+        continue;
       const spec = conn?.connector.triggers[t.trigger];
       if (!spec || spec.kind !== 'event' || spec.eventType !== ev.type) continue;
       if (spec.matches && !spec.matches(ev, spec.params.parse(t.params))) continue;
@@ -203,7 +243,11 @@ export class Engine {
   }
 
   /** The resumption of a waiting step by an event, if the event satisfies the wait's `until`. */
-  private async resumeFor(runId: string, stepId: string, eventData: unknown): Promise<ResumeWait | undefined> {
+  private async resumeFor(
+    runId: string,
+    stepId: string,
+    eventData: unknown,
+  ): Promise<ResumeWait | undefined> {
     const got = await this.store.getRun(runId);
     const step = got?.steps.find((s) => s.id === stepId);
     if (!got || !step || step.status !== 'waiting') return undefined;
@@ -237,7 +281,10 @@ export class Engine {
         });
       }
       if (claimed.length === 0 || this.inFlight.size >= this.concurrency) {
-        const next = this.inFlight.size >= this.concurrency ? undefined : await this.store.nextWakeAt().catch(() => undefined);
+        const next =
+          this.inFlight.size >= this.concurrency
+            ? undefined
+            : await this.store.nextWakeAt().catch(() => undefined);
         const delay = next === undefined ? 1_000 : Math.max(0, Math.min(1_000, next - Date.now()));
         if (delay > 0 || this.inFlight.size >= this.concurrency) {
           await new Promise<void>((resolve) => {
@@ -263,7 +310,11 @@ export class Engine {
       flow = await this.flows.version(got.run.flowId, got.run.flowVersion);
       const ctx = runContext(got.run, got.steps, flow, step.idx);
       const outcome = await this.executor.execute(step, got.run, flow, ctx);
-      const attempt = { attempt: step.attempt + 1, at: Date.now(), durationMs: Math.round(performance.now() - started) };
+      const attempt = {
+        attempt: step.attempt + 1,
+        at: Date.now(),
+        durationMs: Math.round(performance.now() - started),
+      };
       if (outcome.type === 'wait') {
         await this.store.completeStep({
           stepId: step.id,
@@ -276,7 +327,11 @@ export class Engine {
         });
         this.metrics?.step(step.kind, 'waiting', performance.now() - started);
         // Close the race with an event that arrived between our inbox check and the commit.
-        const early = await this.store.findInboxByCorrelation(outcome.wait.connection, outcome.wait.eventType, outcome.wait.correlation);
+        const early = await this.store.findInboxByCorrelation(
+          outcome.wait.connection,
+          outcome.wait.eventType,
+          outcome.wait.correlation,
+        );
         for (const ev of early) {
           const r = await this.resumeFor(step.runId, step.id, ev.data);
           if (r && (await this.store.resumeWait(r))) break;
@@ -304,7 +359,8 @@ export class Engine {
       }
       const failure = err instanceof StepFailure ? err : new StepFailure(toQiaoError(err), step.input);
       await this.fail(step, flow, failure, performance.now() - started).catch((e) => {
-        if (!(e instanceof LeaseLostError)) this.log.error('recording a step failure failed', { step: step.id, error: (e as Error).message });
+        if (!(e instanceof LeaseLostError))
+          this.log.error('recording a step failure failed', { step: step.id, error: (e as Error).message });
       });
     }
   }
@@ -334,11 +390,18 @@ export class Engine {
         countAttempt: counted,
       });
       this.metrics?.step(step.kind, 'retry', ms);
-      this.log.info('step will be retried', { step: step.name, run: step.runId, class: e.errorClass, delayMs: delay, error: e.message });
+      this.log.info('step will be retried', {
+        step: step.name,
+        run: step.runId,
+        class: e.errorClass,
+        delayMs: delay,
+        error: e.message,
+      });
       return;
     }
     // Notify steps are best effort: the message is dead-lettered, the run goes on.
-    const next = def?.kind === 'notify' && flow ? nextAfter(flow, step.idx) : { finish: 'failed' as const, error: err };
+    const next =
+      def?.kind === 'notify' && flow ? nextAfter(flow, step.idx) : { finish: 'failed' as const, error: err };
     await this.store.deadLetterStep({
       stepId: step.id,
       runId: step.runId,
@@ -352,10 +415,20 @@ export class Engine {
       attempt: { ...record, outcome: 'dead' },
       deadLetterId: randomUUID(),
       next,
-      audit: { actor: `flow:${flow?.id ?? 'unknown'}`, action: 'dead-letter', target: `run:${step.runId}`, detail: { step: step.name, error: e.message, partner: e.partner ?? null } },
+      audit: {
+        actor: `flow:${flow?.id ?? 'unknown'}`,
+        action: 'dead-letter',
+        target: `run:${step.runId}`,
+        detail: { step: step.name, error: e.message, partner: e.partner ?? null },
+      },
     });
     this.metrics?.step(step.kind, 'dead', ms);
-    this.log.warn('step dead-lettered', { step: step.name, run: step.runId, class: e.errorClass, error: e.message });
+    this.log.warn('step dead-lettered', {
+      step: step.name,
+      run: step.runId,
+      class: e.errorClass,
+      error: e.message,
+    });
   }
 
   // ── housekeeping: leases, timers ───────────────────────────────────────────────────────────────
@@ -366,7 +439,8 @@ export class Engine {
     if (this.housekeepingBusy || !this.running) return;
     this.housekeepingBusy = true;
     try {
-      if (this.inFlight.size) await this.store.extendLeases(this.workerId, [...this.inFlight.keys()], this.leaseMs);
+      if (this.inFlight.size)
+        await this.store.extendLeases(this.workerId, [...this.inFlight.keys()], this.leaseMs);
       const recovered = await this.store.recoverLeases();
       if (recovered) this.log.warn('steps whose worker died were requeued', { steps: recovered });
       await this.fireTimers();
@@ -390,7 +464,14 @@ export class Engine {
           await this.store.rescheduleTimer(t.id, Date.now() + Math.min(300_000, 1_000 * 2 ** t.attempt));
         } else {
           await this.store.finishTimer(t.id);
-          await this.store.appendAudit([{ actor: 'engine', action: 'timer.failed', target: `run:${t.runId}`, detail: { timer: t.id, error: e.message } }]);
+          await this.store.appendAudit([
+            {
+              actor: 'engine',
+              action: 'timer.failed',
+              target: `run:${t.runId}`,
+              detail: { timer: t.id, error: e.message },
+            },
+          ]);
         }
         this.log.warn('timer failed', { timer: t.id, error: e.message });
       }
@@ -425,13 +506,24 @@ export class Engine {
       attempt: t.attempt,
       linkKey: got.run.linkKey,
     });
-    await this.store.appendAudit([{ actor: `flow:${flow.id}`, action: `notify:${spec.connection}.${spec.action}`, target: `run:${t.runId}`, detail: { timer: t.id } }]);
+    await this.store.appendAudit([
+      {
+        actor: `flow:${flow.id}`,
+        action: `notify:${spec.connection}.${spec.action}`,
+        target: `run:${t.runId}`,
+        detail: { timer: t.id },
+      },
+    ]);
   }
 
   // ── dead letters ───────────────────────────────────────────────────────────────────────────────
 
   async replay(deadLetterId: string, actor: string): Promise<void> {
-    await this.store.replayDeadLetter(deadLetterId, { actor, action: 'dead-letter.replay', target: `dead-letter:${deadLetterId}` });
+    await this.store.replayDeadLetter(deadLetterId, {
+      actor,
+      action: 'dead-letter.replay',
+      target: `dead-letter:${deadLetterId}`,
+    });
     this.kick();
   }
 
@@ -443,7 +535,8 @@ export class Engine {
       const next = await this.store.nextWakeAt();
       const busy = (d.steps.queued ?? 0) + (d.steps.running ?? 0) + this.inFlight.size;
       if (busy === 0 && (next === undefined || next > Date.now() + 60_000)) return;
-      if (Date.now() > until) throw new Error(`engine not idle after ${timeoutMs} ms: ${JSON.stringify(d.steps)}`);
+      if (Date.now() > until)
+        throw new Error(`engine not idle after ${timeoutMs} ms: ${JSON.stringify(d.steps)}`);
       await sleep(20);
     }
   }

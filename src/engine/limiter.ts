@@ -8,7 +8,9 @@
  */
 import type { ConnectionLimits } from '../core/connector.ts';
 
-export type Permit = { ok: true; release(outcome: 'ok' | 'transient' | 'other'): void } | { ok: false; notBefore: number; reason: string };
+export type Permit =
+  | { ok: true; release(outcome: 'ok' | 'transient' | 'other'): void }
+  | { ok: false; notBefore: number; reason: string };
 
 /** Waits shorter than this are slept in place; longer ones reschedule the step. */
 const SLEEP_LIMIT_MS = 1_000;
@@ -33,7 +35,8 @@ export class ConnectionLimiter {
     this.now = now;
     const perSecond = limits.rate?.perSecond ?? Number.POSITIVE_INFINITY;
     this.perMs = perSecond / 1000;
-    this.burst = limits.rate?.burst ?? Math.max(1, Math.ceil(perSecond === Number.POSITIVE_INFINITY ? 1e9 : perSecond));
+    this.burst =
+      limits.rate?.burst ?? Math.max(1, Math.ceil(perSecond === Number.POSITIVE_INFINITY ? 1e9 : perSecond));
     this.tokens = this.burst;
     this.refilledAt = now();
     this.maxInFlight = limits.concurrency ?? Number.POSITIVE_INFINITY;
@@ -48,7 +51,12 @@ export class ConnectionLimiter {
     }
   }
 
-  get state(): { bannedUntil: number; breaker: 'closed' | 'open' | 'half-open'; inFlight: number; tokens: number } {
+  get state(): {
+    bannedUntil: number;
+    breaker: 'closed' | 'open' | 'half-open';
+    inFlight: number;
+    tokens: number;
+  } {
     const t = this.now();
     return {
       bannedUntil: this.bannedUntil > t ? this.bannedUntil : 0,
@@ -73,7 +81,8 @@ export class ConnectionLimiter {
       if (this.bannedUntil > t) return { ok: false, notBefore: this.bannedUntil, reason: this.banReason };
       if (this.openUntil > t) return { ok: false, notBefore: this.openUntil, reason: 'circuit breaker open' };
       const halfOpen = this.failures >= this.breaker.failures;
-      if (halfOpen && this.probing) return { ok: false, notBefore: t + 1_000, reason: 'circuit breaker probing' };
+      if (halfOpen && this.probing)
+        return { ok: false, notBefore: t + 1_000, reason: 'circuit breaker probing' };
       if (this.inFlight >= this.maxInFlight) {
         await new Promise<void>((r) => this.waiters.push(r));
         continue;

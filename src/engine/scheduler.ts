@@ -4,8 +4,8 @@
  * its time, and a poll page's records are inbox events keyed by record version.
  */
 import { CronExpressionParser } from 'cron-parser';
-import { toQiaoError } from '../core/errors.ts';
 import type { Cursor } from '../core/connector.ts';
+import { toQiaoError } from '../core/errors.ts';
 import type { FlowRow } from '../store/store.ts';
 import type { Engine } from './engine.ts';
 
@@ -74,7 +74,8 @@ export class Scheduler {
     try {
       const conn = this.engine.connections.require(t.connection);
       const spec = conn.connector.triggers[t.trigger];
-      if (!spec || spec.kind !== 'poll') throw new Error(`connection '${t.connection}' has no poll trigger '${t.trigger}'`);
+      if (!spec || spec.kind !== 'poll')
+        throw new Error(`connection '${t.connection}' has no poll trigger '${t.trigger}'`);
       const params = spec.params.parse(t.params);
       let cursor: Cursor | null = (await this.engine.store.getCursor(flow.id)) ?? null;
       for (let page = 0; page < MAX_PAGES_PER_TICK; page++) {
@@ -85,7 +86,10 @@ export class Scheduler {
         }
         let result: Awaited<ReturnType<typeof spec.poll>>;
         try {
-          result = await spec.poll(params, cursor, { signal: AbortSignal.timeout(60_000), log: this.engine.log });
+          result = await spec.poll(params, cursor, {
+            signal: AbortSignal.timeout(60_000),
+            log: this.engine.log,
+          });
           permit.release('ok');
         } catch (err) {
           const e = toQiaoError(err);
@@ -100,12 +104,18 @@ export class Scheduler {
       this.nextPoll.set(row.id, Date.now() + t.intervalMs);
     } catch (err) {
       const e = toQiaoError(err);
-      const wait = e.errorClass === 'rate_limited' && e.retryAfterMs ? e.retryAfterMs : Math.max(t.intervalMs, 5_000);
+      const wait =
+        e.errorClass === 'rate_limited' && e.retryAfterMs ? e.retryAfterMs : Math.max(t.intervalMs, 5_000);
       if (e.errorClass === 'rate_limited' && e.retryAfterMs) {
         this.engine.connections.get(t.connection)?.limiter.ban(Date.now() + e.retryAfterMs, e.message);
       }
       this.nextPoll.set(row.id, Date.now() + wait);
-      this.engine.log.warn('poll failed', { flow: flow.id, class: e.errorClass, error: e.message, retryInMs: wait });
+      this.engine.log.warn('poll failed', {
+        flow: flow.id,
+        class: e.errorClass,
+        error: e.message,
+        retryInMs: wait,
+      });
     }
     return records;
   }

@@ -3,11 +3,10 @@
  * outcome (step result, id links, next step, audit row) in one store transaction.
  */
 import { createHash } from 'node:crypto';
-import type { ActionStep, FlowDef, LookupStep, NotifyStep, StepDef, WaitStep } from '../core/flow.ts';
 import { PermanentError, type QiaoError, toQiaoError } from '../core/errors.ts';
+import type { ActionStep, FlowDef, LookupStep, NotifyStep, StepDef, WaitStep } from '../core/flow.ts';
 import { type ExprContext, evaluateExpression, evaluateTemplate } from '../flow/expr.ts';
-import { evaluateRoute } from '../flow/route.ts';
-import { truthy } from '../flow/route.ts';
+import { evaluateRoute, truthy } from '../flow/route.ts';
 import type { AuditInput, InboxRow, LinkInput, RunRow, StepRow, Store, TimerInput } from '../store/store.ts';
 import type { ConnectionManager } from './connections.ts';
 
@@ -76,7 +75,8 @@ export class StepExecutor {
 
   async execute(step: StepRow, run: RunRow, flow: FlowDef, ctx: ExprContext): Promise<StepOutcome> {
     const def = flow.steps[step.idx];
-    if (!def) throw new StepFailure(new PermanentError(`flow ${flow.id} has no step #${step.idx} (${step.name})`));
+    if (!def)
+      throw new StepFailure(new PermanentError(`flow ${flow.id} has no step #${step.idx} (${step.name})`));
     try {
       if (def.if !== undefined && !truthy(await evaluateExpression(def.if, ctx))) {
         return { type: 'done', status: 'skipped', output: null };
@@ -88,7 +88,12 @@ export class StepExecutor {
     }
   }
 
-  private async executeKind(def: StepDef, step: StepRow, run: RunRow, ctx: ExprContext): Promise<StepOutcome> {
+  private async executeKind(
+    def: StepDef,
+    step: StepRow,
+    run: RunRow,
+    ctx: ExprContext,
+  ): Promise<StepOutcome> {
     switch (def.kind) {
       case 'map': {
         const output = await evaluateTemplate(def.map, ctx, def.tables);
@@ -101,7 +106,9 @@ export class StepExecutor {
       case 'route': {
         const output = await evaluateRoute(def.route, ctx);
         if (output === null) {
-          throw new StepFailure(new PermanentError(`no row of route '${def.id}' matched and it has no default`));
+          throw new StepFailure(
+            new PermanentError(`no row of route '${def.id}' matched and it has no default`),
+          );
         }
         return { type: 'done', status: 'completed', output };
       }
@@ -143,7 +150,12 @@ export class StepExecutor {
     return { type: 'done', status: 'completed', output };
   }
 
-  private async action(def: ActionStep | NotifyStep, step: StepRow, run: RunRow, ctx: ExprContext): Promise<StepOutcome> {
+  private async action(
+    def: ActionStep | NotifyStep,
+    step: StepRow,
+    run: RunRow,
+    ctx: ExprContext,
+  ): Promise<StepOutcome> {
     // A replayed or retried step keeps the input it was first given (or the one a person edited).
     const input = step.input !== undefined ? step.input : await evaluateTemplate(def.input, ctx);
     try {
@@ -153,7 +165,11 @@ export class StepExecutor {
         linkKey: run.linkKey,
         timeoutMs: this.actionTimeoutMs,
       });
-      const links = (r.links ?? []).map((l) => ({ connection: def.connection, object: l.object, externalId: l.id }));
+      const links = (r.links ?? []).map((l) => ({
+        connection: def.connection,
+        object: l.object,
+        externalId: l.id,
+      }));
       return {
         type: 'done',
         status: 'completed',
@@ -164,7 +180,9 @@ export class StepExecutor {
         audit: {
           actor: `flow:${run.flowId}`,
           action: `${def.kind === 'notify' ? 'notify' : 'write'}:${def.connection}.${def.action}`,
-          target: links.length ? links.map((l) => `${l.connection}/${l.object}/${l.externalId}`).join(',') : `${def.connection}`,
+          target: links.length
+            ? links.map((l) => `${l.connection}/${l.object}/${l.externalId}`).join(',')
+            : `${def.connection}`,
           detail: { runId: run.id, step: def.id, idempotencyKey: step.idempotencyKey },
         },
       };
@@ -187,12 +205,30 @@ export class StepExecutor {
     const now = Date.now();
     const timers: TimerInput[] = [];
     if (w.timeoutMs !== undefined) {
-      timers.push({ id: `${step.id}:timeout`, dueAt: now + w.timeoutMs, kind: 'timeout', runId: run.id, stepId: step.id, payload: { onTimeout: w.onTimeout, timeoutMs: w.timeoutMs } });
+      timers.push({
+        id: `${step.id}:timeout`,
+        dueAt: now + w.timeoutMs,
+        kind: 'timeout',
+        runId: run.id,
+        stepId: step.id,
+        payload: { onTimeout: w.onTimeout, timeoutMs: w.timeoutMs },
+      });
     }
     w.timers.forEach((t, i) => {
-      timers.push({ id: `${step.id}:timer:${i}`, dueAt: now + t.afterMs, kind: 'timer', runId: run.id, stepId: step.id, payload: { index: i } });
+      timers.push({
+        id: `${step.id}:timer:${i}`,
+        dueAt: now + t.afterMs,
+        kind: 'timer',
+        runId: run.id,
+        stepId: step.id,
+        payload: { index: i },
+      });
     });
-    return { type: 'wait', input: { correlation: key }, wait: { connection: w.connection, eventType: w.event, correlation: key, timers } };
+    return {
+      type: 'wait',
+      input: { correlation: key },
+      wait: { connection: w.connection, eventType: w.event, correlation: key, timers },
+    };
   }
 
   /** The first inbox event that satisfies the wait's `until` (every event does when there is none). */
@@ -211,5 +247,8 @@ export class StepExecutor {
 
 /** Hash of what Qiao wrote, kept on the id link: a later change with the same content is our own echo. */
 export function contentHash(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value ?? null)).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(JSON.stringify(value ?? null))
+    .digest('hex')
+    .slice(0, 32);
 }

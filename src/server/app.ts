@@ -17,7 +17,13 @@ export async function buildServer(hub: Hub, opts: ServerOptions = {}): Promise<F
 
   app.get('/healthz', async () => {
     const depth = await hub.store.depth();
-    return { status: 'ok', store: hub.store.kind, queue: depth.steps, deadLetters: depth.deadLetters, waits: depth.waits };
+    return {
+      status: 'ok',
+      store: hub.store.kind,
+      queue: depth.steps,
+      deadLetters: depth.deadLetters,
+      waits: depth.waits,
+    };
   });
 
   app.get('/metrics', async (_req, reply) => {
@@ -28,7 +34,8 @@ export async function buildServer(hub: Hub, opts: ServerOptions = {}): Promise<F
   await app.register(async (scope) => registerHooks(scope, hub), { prefix: '/hooks' });
 
   const api = await import('./api/index.ts').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('/api/index.ts')) return undefined;
+    if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('/api/index.ts'))
+      return undefined;
     throw err;
   });
   if (api) await app.register(async (scope) => api.registerApi(scope, hub), { prefix: '/api' });

@@ -25,7 +25,9 @@ export async function registerHooks(app: FastifyInstance, hub: Hub): Promise<voi
       const want = Buffer.from(t.secret);
       if (given.length !== want.length || !timingSafeEqual(given, want)) {
         hub.log.warn('webhook refused: bad secret', { flow: flowId, ip: req.ip });
-        return reply.code(401).send({ error: 'unauthorized', message: 'missing or wrong X-Qiao-Secret header' });
+        return reply
+          .code(401)
+          .send({ error: 'unauthorized', message: 'missing or wrong X-Qiao-Secret header' });
       }
     }
     const raw = rawBody(req);
@@ -33,14 +35,21 @@ export async function registerHooks(app: FastifyInstance, hub: Hub): Promise<voi
     try {
       data = raw.length ? JSON.parse(raw.toString('utf8')) : {};
     } catch (err) {
-      return reply.code(400).send({ error: 'invalid_json', message: `body is not JSON: ${(err as Error).message}` });
+      return reply
+        .code(400)
+        .send({ error: 'invalid_json', message: `body is not JSON: ${(err as Error).message}` });
     }
     const key = req.headers['idempotency-key'];
     const out = await hub.engine.startFlow(flowId, data, typeof key === 'string' && key ? key : undefined);
-    return reply.code(out.duplicate ? 200 : 202).send({ accepted: true, duplicate: out.duplicate, runIds: out.runIds });
+    return reply
+      .code(out.duplicate ? 200 : 202)
+      .send({ accepted: true, duplicate: out.duplicate, runIds: out.runIds });
   });
 
-  const connectorHook = async (req: FastifyRequest<{ Params: { type: string; connectionId: string; '*': string } }>, reply: FastifyReply) => {
+  const connectorHook = async (
+    req: FastifyRequest<{ Params: { type: string; connectionId: string; '*': string } }>,
+    reply: FastifyReply,
+  ) => {
     const { type, connectionId } = req.params;
     const rest = req.params['*'] ? `/${req.params['*']}` : '';
     const conn = hub.connections.get(connectionId);
@@ -48,7 +57,11 @@ export async function registerHooks(app: FastifyInstance, hub: Hub): Promise<voi
       return reply.code(404).send({ error: 'not_found', message: `no ${type} connection '${connectionId}'` });
     }
     const hook = conn.connector.hooks?.find((h) => h.method === req.method && h.path === rest);
-    if (!hook) return reply.code(404).send({ error: 'not_found', message: `connection '${connectionId}' has no ${req.method} hook at '${rest || '/'}'` });
+    if (!hook)
+      return reply.code(404).send({
+        error: 'not_found',
+        message: `connection '${connectionId}' has no ${req.method} hook at '${rest || '/'}'`,
+      });
     const headers: Record<string, string | undefined> = {};
     for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     let res: Awaited<ReturnType<typeof hook.handle>>;
@@ -56,14 +69,22 @@ export async function registerHooks(app: FastifyInstance, hub: Hub): Promise<voi
       res = await hook.handle({
         method: req.method,
         path: rest,
-        query: Object.fromEntries(Object.entries(req.query as Record<string, unknown>).map(([k, v]) => [k, String(v)])),
+        query: Object.fromEntries(
+          Object.entries(req.query as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+        ),
         headers,
         rawBody: rawBody(req),
       });
     } catch (err) {
       const e = err instanceof QiaoError ? err : undefined;
-      hub.log.warn('callback refused', { connection: connectionId, path: rest, error: (err as Error).message });
-      return reply.code(e && e.errorClass === 'permanent' ? 400 : 500).send({ error: 'rejected', message: (err as Error).message });
+      hub.log.warn('callback refused', {
+        connection: connectionId,
+        path: rest,
+        error: (err as Error).message,
+      });
+      return reply
+        .code(e && e.errorClass === 'permanent' ? 400 : 500)
+        .send({ error: 'rejected', message: (err as Error).message });
     }
     if (res.events?.length) await hub.engine.ingest(connectionId, res.events);
     for (const [k, v] of Object.entries(res.headers ?? {})) reply.header(k, v);

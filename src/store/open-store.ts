@@ -6,7 +6,9 @@ import { SqliteDb } from './sqlite/sqlite-db.ts';
 import type { Store } from './store.ts';
 
 export async function openStore(options: { database?: string; dataDir: string }): Promise<Store> {
-  const db = options.database ? new PostgresDb(options.database) : new SqliteDb(join(options.dataDir, 'qiao.db'));
+  const db = options.database
+    ? new PostgresDb(options.database)
+    : new SqliteDb(join(options.dataDir, 'qiao.db'));
   const store = new SqlStore(db);
   await store.migrate();
   return store;

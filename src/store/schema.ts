@@ -104,7 +104,10 @@ export async function migrate(db: Db): Promise<void> {
       );
     }
     for (let v = version; v < MIGRATIONS.length; v++) {
-      for (const stmt of MIGRATIONS[v].split(';').map((s) => s.trim()).filter(Boolean)) {
+      for (const stmt of MIGRATIONS[v]
+        .split(';')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         await tx.run(stmt);
       }
     }

@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { auditHash, GENESIS_HASH, verifyChain } from '../core/audit-hash.ts';
 import type { Cursor } from '../core/connector.ts';
-import type { FlowDef } from '../core/flow.ts';
 import { NotFoundError, ValidationError } from '../core/errors.ts';
+import type { FlowDef } from '../core/flow.ts';
 import type { Db, Param } from './db.ts';
 import type { PostgresDb } from './postgres/postgres-db.ts';
 import { migrate } from './schema.ts';
@@ -20,9 +20,9 @@ import {
   type ConnectionRow,
   type DeadLetterRow,
   type FlowRow,
+  type InboxRow,
   type IngestBatch,
   type IngestOutcome,
-  type InboxRow,
   LeaseLostError,
   type LinkRow,
   type NextAction,
@@ -39,7 +39,8 @@ import {
 } from './store.ts';
 
 const j = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
-const pj = <T>(v: unknown): T | undefined => (v === null || v === undefined ? undefined : (JSON.parse(String(v)) as T));
+const pj = <T>(v: unknown): T | undefined =>
+  v === null || v === undefined ? undefined : (JSON.parse(String(v)) as T);
 const n = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 
 type Row = Record<string, unknown>;
@@ -48,7 +49,9 @@ export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
   private readonly db: Db;
   private readonly events = new EventEmitter();
-  private leaderClient: { release(): void; query(sql: string, p?: unknown[]): Promise<{ rows: Row[] }> } | undefined;
+  private leaderClient:
+    | { release(): void; query(sql: string, p?: unknown[]): Promise<{ rows: Row[] }> }
+    | undefined;
 
   constructor(db: Db) {
     this.db = db;
@@ -139,12 +142,10 @@ export class SqlStore implements Store {
         [row.id, j(row.definition), row.yaml ?? null, row.origin, row.enabled ? 1 : 0, version, now],
       );
       // Runs remember the version they started on, so a waiting run finishes the flow it began.
-      await tx.run('INSERT INTO flow_versions (flow_id, version, definition, created_at) VALUES (?, ?, ?, ?)', [
-        row.id,
-        version,
-        j(row.definition),
-        now,
-      ]);
+      await tx.run(
+        'INSERT INTO flow_versions (flow_id, version, definition, created_at) VALUES (?, ?, ?, ?)',
+        [row.id, version, j(row.definition), now],
+      );
       await this.audit(tx, [audit]);
       return { ...row, version, updatedAt: now };
     }, true);
@@ -156,7 +157,10 @@ export class SqlStore implements Store {
   }
 
   async getFlowVersion(id: string, version: number): Promise<FlowDef | undefined> {
-    const r = await this.db.get<Row>('SELECT definition FROM flow_versions WHERE flow_id = ? AND version = ?', [id, version]);
+    const r = await this.db.get<Row>(
+      'SELECT definition FROM flow_versions WHERE flow_id = ? AND version = ?',
+      [id, version],
+    );
     return pj<FlowDef>(r?.definition);
   }
 
@@ -182,10 +186,22 @@ export class SqlStore implements Store {
         const ins = await tx.run(
           `INSERT INTO inbox (source, key, type, correlation, data, received_at, runs, resumed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (source, key) DO NOTHING`,
-          [batch.source, ev.key, ev.type, ev.correlation ?? null, j(ev.data), now, ev.runs.length, ev.resumes.length],
+          [
+            batch.source,
+            ev.key,
+            ev.type,
+            ev.correlation ?? null,
+            j(ev.data),
+            now,
+            ev.runs.length,
+            ev.resumes.length,
+          ],
         );
         if (ins.changes === 0) {
-          await tx.run('UPDATE inbox SET duplicates = duplicates + 1 WHERE source = ? AND key = ?', [batch.source, ev.key]);
+          await tx.run('UPDATE inbox SET duplicates = duplicates + 1 WHERE source = ? AND key = ?', [
+            batch.source,
+            ev.key,
+          ]);
           await this.bump(tx, 'inbox_duplicates', 1);
           out.push({ key: ev.key, duplicate: true, runIds: [], resumed: [] });
           continue;
@@ -270,7 +286,9 @@ export class SqlStore implements Store {
          WHERE id IN (${marks})`,
         [owner, now + leaseMs, now, ...ids],
       );
-      return (await tx.all<Row>(`SELECT * FROM steps WHERE id IN (${marks}) ORDER BY available_at`, ids)).map(toStep);
+      return (await tx.all<Row>(`SELECT * FROM steps WHERE id IN (${marks}) ORDER BY available_at`, ids)).map(
+        toStep,
+      );
     });
   }
 
@@ -298,7 +316,9 @@ export class SqlStore implements Store {
   async releaseAllLeases(): Promise<number> {
     const r = await this.write(
       (tx) =>
-        tx.run(`UPDATE steps SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE status = 'running'`),
+        tx.run(
+          `UPDATE steps SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE status = 'running'`,
+        ),
       true,
     );
     await this.db.run(`UPDATE timers SET status = 'pending' WHERE status = 'firing'`);
@@ -327,10 +347,21 @@ export class SqlStore implements Store {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (connection, object, external_id) DO UPDATE SET run_id = excluded.run_id,
                content_hash = COALESCE(excluded.content_hash, id_links.content_hash), updated_at = excluded.updated_at`,
-            [l.connection, l.object, l.externalId, existing ?? linkKey, run?.flow_id ?? null, c.runId, c.contentHash ?? null, now, now],
+            [
+              l.connection,
+              l.object,
+              l.externalId,
+              existing ?? linkKey,
+              run?.flow_id == null ? null : String(run.flow_id),
+              c.runId,
+              c.contentHash ?? null,
+              now,
+              now,
+            ],
           );
         }
-        if (!run?.link_key && linkKey) await tx.run('UPDATE runs SET link_key = ? WHERE id = ?', [linkKey, c.runId]);
+        if (!run?.link_key && linkKey)
+          await tx.run('UPDATE runs SET link_key = ? WHERE id = ?', [linkKey, c.runId]);
       }
       if (c.audit) await this.audit(tx, [c.audit]);
       if (status === 'waiting' && c.wait) {
@@ -373,8 +404,20 @@ export class SqlStore implements Store {
       await tx.run(
         `INSERT INTO dead_letters (id, run_id, step_id, flow_id, step_name, connection, action, input, error, history, status, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`,
-        [d.deadLetterId, d.runId, d.stepId, d.flowId, d.stepName, d.connection ?? null, d.action ?? null, j(d.input),
-          j(d.error), String(step?.history ?? '[]'), now, now],
+        [
+          d.deadLetterId,
+          d.runId,
+          d.stepId,
+          d.flowId,
+          d.stepName,
+          d.connection ?? null,
+          d.action ?? null,
+          j(d.input),
+          j(d.error),
+          String(step?.history ?? '[]'),
+          now,
+          now,
+        ],
       );
       if (d.audit) await this.audit(tx, [d.audit]);
       await this.applyNext(tx, d.runId, d.next, now);
@@ -394,7 +437,10 @@ export class SqlStore implements Store {
     );
     if (u.changes === 0) return false;
     await tx.run('DELETE FROM waits WHERE step_id = ?', [r.stepId]);
-    await tx.run(`UPDATE timers SET status = 'cancelled' WHERE step_id = ? AND status IN ('pending', 'firing')`, [r.stepId]);
+    await tx.run(
+      `UPDATE timers SET status = 'cancelled' WHERE step_id = ? AND status IN ('pending', 'firing')`,
+      [r.stepId],
+    );
     await tx.run(`UPDATE runs SET status = 'running', updated_at = ? WHERE id = ?`, [now, r.runId]);
     await this.applyNext(tx, r.runId, r.next, now);
     return true;
@@ -431,7 +477,10 @@ export class SqlStore implements Store {
 
   // ── timers ─────────────────────────────────────────────────────────────────────────────────────
 
-  private async insertTimer(tx: Db, t: { id: string; dueAt: number; kind: string; runId?: string; stepId?: string; payload: unknown }) {
+  private async insertTimer(
+    tx: Db,
+    t: { id: string; dueAt: number; kind: string; runId?: string; stepId?: string; payload: unknown },
+  ) {
     await tx.run(
       `INSERT INTO timers (id, due_at, kind, run_id, step_id, payload, status) VALUES (?, ?, ?, ?, ?, ?, 'pending')
        ON CONFLICT (id) DO NOTHING`,
@@ -451,7 +500,9 @@ export class SqlStore implements Store {
       if (ids.length === 0) return [];
       const marks = ids.map(() => '?').join(', ');
       await tx.run(`UPDATE timers SET status = 'firing', attempt = attempt + 1 WHERE id IN (${marks})`, ids);
-      return (await tx.all<Row>(`SELECT * FROM timers WHERE id IN (${marks}) ORDER BY due_at`, ids)).map(toTimer);
+      return (await tx.all<Row>(`SELECT * FROM timers WHERE id IN (${marks}) ORDER BY due_at`, ids)).map(
+        toTimer,
+      );
     });
   }
 
@@ -460,7 +511,10 @@ export class SqlStore implements Store {
   }
 
   async rescheduleTimer(id: string, dueAt: number): Promise<void> {
-    await this.write((tx) => tx.run(`UPDATE timers SET status = 'pending', due_at = ? WHERE id = ?`, [dueAt, id]), true);
+    await this.write(
+      (tx) => tx.run(`UPDATE timers SET status = 'pending', due_at = ? WHERE id = ?`, [dueAt, id]),
+      true,
+    );
   }
 
   async nextWakeAt(): Promise<number | undefined> {
@@ -475,11 +529,18 @@ export class SqlStore implements Store {
   async getRun(id: string): Promise<{ run: RunRow; steps: StepRow[] } | undefined> {
     const r = await this.db.get<Row>('SELECT * FROM runs WHERE id = ?', [id]);
     if (!r) return undefined;
-    const steps = (await this.db.all<Row>('SELECT * FROM steps WHERE run_id = ? ORDER BY idx', [id])).map(toStep);
+    const steps = (await this.db.all<Row>('SELECT * FROM steps WHERE run_id = ? ORDER BY idx', [id])).map(
+      toStep,
+    );
     return { run: toRun(r), steps };
   }
 
-  async listRuns(q: { flowId?: string; status?: RunStatus; limit?: number; before?: number }): Promise<RunRow[]> {
+  async listRuns(q: {
+    flowId?: string;
+    status?: RunStatus;
+    limit?: number;
+    before?: number;
+  }): Promise<RunRow[]> {
     const where: string[] = [];
     const params: Param[] = [];
     if (q.flowId) where.push('flow_id = ?') && params.push(q.flowId);
@@ -500,7 +561,11 @@ export class SqlStore implements Store {
     return r && toDeadLetter(r);
   }
 
-  async listDeadLetters(q: { status?: DeadLetterRow['status']; flowId?: string; limit?: number }): Promise<DeadLetterRow[]> {
+  async listDeadLetters(q: {
+    status?: DeadLetterRow['status'];
+    flowId?: string;
+    limit?: number;
+  }): Promise<DeadLetterRow[]> {
     const where: string[] = [];
     const params: Param[] = [];
     if (q.status) where.push('status = ?') && params.push(q.status);
@@ -545,9 +610,15 @@ export class SqlStore implements Store {
         [now, j(dl.input), dl.stepId],
       );
       // Steps after a notify's dead letter may already exist; a replayed notify must not move the run.
-      const later = await tx.get<Row>('SELECT count(*) AS c FROM steps WHERE run_id = ? AND idx > (SELECT idx FROM steps WHERE id = ?)', [dl.runId, dl.stepId]);
+      const later = await tx.get<Row>(
+        'SELECT count(*) AS c FROM steps WHERE run_id = ? AND idx > (SELECT idx FROM steps WHERE id = ?)',
+        [dl.runId, dl.stepId],
+      );
       if (Number(later?.c ?? 0) === 0) {
-        await tx.run(`UPDATE runs SET status = 'running', finished_at = NULL, error = NULL, updated_at = ? WHERE id = ?`, [now, dl.runId]);
+        await tx.run(
+          `UPDATE runs SET status = 'running', finished_at = NULL, error = NULL, updated_at = ? WHERE id = ?`,
+          [now, dl.runId],
+        );
       }
       await this.audit(tx, [audit]);
       await this.bump(tx, 'dead_letters_replayed', 1);
@@ -567,7 +638,12 @@ export class SqlStore implements Store {
 
   // ── id map ─────────────────────────────────────────────────────────────────────────────────────
 
-  private async linkIdTx(tx: Db, connection: string, object: string, externalId: string): Promise<string | undefined> {
+  private async linkIdTx(
+    tx: Db,
+    connection: string,
+    object: string,
+    externalId: string,
+  ): Promise<string | undefined> {
     const r = await tx.get<Row>(
       'SELECT link_id FROM id_links WHERE connection = ? AND object = ? AND external_id = ?',
       [connection, object, externalId],
@@ -587,7 +663,13 @@ export class SqlStore implements Store {
     return r ? String(r.external_id) : undefined;
   }
 
-  async findLinks(q: { linkId?: string; connection?: string; object?: string; externalId?: string; limit?: number }): Promise<LinkRow[]> {
+  async findLinks(q: {
+    linkId?: string;
+    connection?: string;
+    object?: string;
+    externalId?: string;
+    limit?: number;
+  }): Promise<LinkRow[]> {
     const where: string[] = [];
     const params: Param[] = [];
     if (q.linkId) where.push('link_id = ?') && params.push(q.linkId);
@@ -625,7 +707,9 @@ export class SqlStore implements Store {
     // released at commit, held only for the few statements below).
     if (this.db.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock(724312)');
     const head = await tx.get<Row>("SELECT value FROM qiao_meta WHERE key = 'audit_head'");
-    let { seq, hash } = head ? (JSON.parse(String(head.value)) as { seq: number; hash: string }) : { seq: 0, hash: GENESIS_HASH };
+    let { seq, hash } = head
+      ? (JSON.parse(String(head.value)) as { seq: number; hash: string })
+      : { seq: 0, hash: GENESIS_HASH };
     const at = Date.now();
     for (const e of entries) {
       seq += 1;

@@ -273,7 +273,10 @@ export interface Store {
   /** Calls `fn` when steps or timers may be ready (after this process's commits, or NOTIFY). */
   onWork(fn: () => void): Promise<() => Promise<void>>;
 
-  saveConnection(row: Omit<ConnectionRow, 'version' | 'updatedAt'>, audit: AuditInput): Promise<ConnectionRow>;
+  saveConnection(
+    row: Omit<ConnectionRow, 'version' | 'updatedAt'>,
+    audit: AuditInput,
+  ): Promise<ConnectionRow>;
   getConnection(id: string): Promise<ConnectionRow | undefined>;
   listConnections(): Promise<ConnectionRow[]>;
   deleteConnection(id: string, audit: AuditInput): Promise<boolean>;
@@ -309,14 +312,24 @@ export interface Store {
   listRuns(q: { flowId?: string; status?: RunStatus; limit?: number; before?: number }): Promise<RunRow[]>;
 
   getDeadLetter(id: string): Promise<DeadLetterRow | undefined>;
-  listDeadLetters(q: { status?: DeadLetterRow['status']; flowId?: string; limit?: number }): Promise<DeadLetterRow[]>;
+  listDeadLetters(q: {
+    status?: DeadLetterRow['status'];
+    flowId?: string;
+    limit?: number;
+  }): Promise<DeadLetterRow[]>;
   editDeadLetter(id: string, input: unknown, audit: AuditInput): Promise<DeadLetterRow>;
   replayDeadLetter(id: string, audit: AuditInput): Promise<DeadLetterRow>;
   discardDeadLetter(id: string, audit: AuditInput): Promise<DeadLetterRow>;
 
   findLinkId(connection: string, object: string, externalId: string): Promise<string | undefined>;
   findExternalId(linkId: string, connection: string, object: string): Promise<string | undefined>;
-  findLinks(q: { linkId?: string; connection?: string; object?: string; externalId?: string; limit?: number }): Promise<LinkRow[]>;
+  findLinks(q: {
+    linkId?: string;
+    connection?: string;
+    object?: string;
+    externalId?: string;
+    limit?: number;
+  }): Promise<LinkRow[]>;
 
   getCursor(flowId: string): Promise<Cursor | undefined>;
 

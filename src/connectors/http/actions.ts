@@ -25,7 +25,10 @@ export function httpActions(client: HttpClient): Record<string, ActionSpec> {
           body: input.body,
           signal: ctx.signal,
         });
-        const id = input.link && r.body && typeof r.body === 'object' ? (r.body as Record<string, unknown>)[input.link.idField] : undefined;
+        const id =
+          input.link && r.body && typeof r.body === 'object'
+            ? (r.body as Record<string, unknown>)[input.link.idField]
+            : undefined;
         return {
           output: { status: r.status, body: r.body },
           links: input.link && id !== undefined ? [{ object: input.link.object, id: String(id) }] : undefined,

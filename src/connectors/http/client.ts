@@ -10,7 +10,13 @@
  * | 401, 403                          | permanent (static credentials cannot be refreshed) |
  * | other 4xx                         | permanent, with the body's message |
  */
-import { PermanentError, QiaoError, RateLimitedError, scrubSecrets, TransientError } from '../../core/errors.ts';
+import {
+  PermanentError,
+  type QiaoError,
+  RateLimitedError,
+  scrubSecrets,
+  TransientError,
+} from '../../core/errors.ts';
 
 export interface HttpSettings {
   baseUrl: string;
@@ -40,28 +46,47 @@ export class HttpClient {
   async request(
     method: string,
     path: string,
-    opts: { query?: Record<string, string | number>; headers?: Record<string, string>; body?: unknown; signal?: AbortSignal } = {},
+    opts: {
+      query?: Record<string, string | number>;
+      headers?: Record<string, string>;
+      body?: unknown;
+      signal?: AbortSignal;
+    } = {},
   ): Promise<HttpResponse> {
-    const url = new URL(path.replace(/^\//, ''), this.settings.baseUrl.endsWith('/') ? this.settings.baseUrl : `${this.settings.baseUrl}/`);
+    const url = new URL(
+      path.replace(/^\//, ''),
+      this.settings.baseUrl.endsWith('/') ? this.settings.baseUrl : `${this.settings.baseUrl}/`,
+    );
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { accept: 'application/json', ...this.settings.headers, ...opts.headers };
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...this.settings.headers,
+      ...opts.headers,
+    };
     const a = this.settings.auth;
     if (a?.type === 'bearer') headers.authorization = `Bearer ${a.token}`;
-    if (a?.type === 'basic') headers.authorization = `Basic ${Buffer.from(`${a.username}:${a.password}`).toString('base64')}`;
+    if (a?.type === 'basic')
+      headers.authorization = `Basic ${Buffer.from(`${a.username}:${a.password}`).toString('base64')}`;
     let body: string | undefined;
     if (opts.body !== undefined) {
       body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
       headers['content-type'] ??= 'application/json; charset=utf-8';
     }
-    const signals = [AbortSignal.timeout(this.settings.timeoutMs ?? 30_000), ...(opts.signal ? [opts.signal] : [])];
+    const signals = [
+      AbortSignal.timeout(this.settings.timeoutMs ?? 30_000),
+      ...(opts.signal ? [opts.signal] : []),
+    ];
     let res: Response;
     try {
       res = await fetch(url, { method, headers, body, signal: AbortSignal.any(signals) });
     } catch (err) {
       const e = err as Error;
-      throw new TransientError(this.scrub(`${method} ${url.pathname}: ${e.name === 'TimeoutError' ? 'timed out' : e.message}`), {
-        partner: { system: 'http', message: e.message, operation: `${method} ${url.pathname}` },
-      });
+      throw new TransientError(
+        this.scrub(`${method} ${url.pathname}: ${e.name === 'TimeoutError' ? 'timed out' : e.message}`),
+        {
+          partner: { system: 'http', message: e.message, operation: `${method} ${url.pathname}` },
+        },
+      );
     }
     const text = await res.text();
     let parsed: unknown = text;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { runConformance } from '../conformance.ts';
 import { startHttpTarget } from '../../sandbox/http-target/index.ts';
+import { runConformance } from '../conformance.ts';
 import { httpConnector } from './index.ts';
 
 runConformance({
@@ -25,7 +25,11 @@ runConformance({
         input: (id) => ({ method: 'GET', path: `/items/${id}` }),
         check: (o, u) => assert.equal((o as { body: { name: string } }).body.name, u),
       },
-      poll: { trigger: 'poll', params: { path: '/items', pageSize: 10 }, change: async (n) => void (await admin('touch', { count: n })) },
+      poll: {
+        trigger: 'poll',
+        params: { path: '/items', pageSize: 10 },
+        change: async (n) => void (await admin('touch', { count: n })),
+      },
       faults: {
         serverError: async () => void (await admin('faults', { failNext: 1, errorStatus: 503 })),
         revokeAuth: async () => {},

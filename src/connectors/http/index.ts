@@ -39,7 +39,8 @@ export const httpConnector: ConnectorDescriptor<HttpSettings> = {
           return { ok: true, detail: `HTTP ${r.status}` };
         } catch (err) {
           const e = err as { partner?: { httpStatus?: number } };
-          if (e.partner?.httpStatus === 404 || e.partner?.httpStatus === 405) return { ok: true, detail: `HTTP ${e.partner.httpStatus}` };
+          if (e.partner?.httpStatus === 404 || e.partner?.httpStatus === 405)
+            return { ok: true, detail: `HTTP ${e.partner.httpStatus}` };
           throw err;
         }
       },

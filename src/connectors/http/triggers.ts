@@ -26,7 +26,11 @@ export function httpTriggers(client: HttpClient): Record<string, TriggerSpec> {
     params: pollParams,
     async poll(p, cursor, ctx) {
       const r = await client.request('GET', p.path, {
-        query: { [p.sinceParam]: cursor?.time ?? '', [p.afterParam]: cursor?.id ?? '', [p.limitParam]: p.pageSize },
+        query: {
+          [p.sinceParam]: cursor?.time ?? '',
+          [p.afterParam]: cursor?.id ?? '',
+          [p.limitParam]: p.pageSize,
+        },
         signal: ctx.signal,
       });
       const list = Array.isArray(r.body) ? r.body : ((r.body as { items?: unknown[] })?.items ?? []);

@@ -4,7 +4,12 @@
  * result and has no second effect), incremental listing by (updatedAt, id), bearer auth, and a
  * rate-limit switch answering 429 with Retry-After.
  */
-import { parseJson, type SandboxHandle, type SandboxStartOptions, startSandboxServer } from '../common/server.ts';
+import {
+  parseJson,
+  type SandboxHandle,
+  type SandboxStartOptions,
+  startSandboxServer,
+} from '../common/server.ts';
 
 export interface TargetItem {
   id: string;
@@ -22,7 +27,9 @@ export interface HttpTargetHandle extends SandboxHandle {
   requests(): number;
 }
 
-export async function startHttpTarget(options: SandboxStartOptions & { token?: string } = {}): Promise<HttpTargetHandle> {
+export async function startHttpTarget(
+  options: SandboxStartOptions & { token?: string } = {},
+): Promise<HttpTargetHandle> {
   const token = options.token ?? 'qiao-target-token';
   const items = new Map<string, TargetItem>();
   const byKey = new Map<string, { status: number; body: unknown }>();
@@ -61,10 +68,15 @@ export async function startHttpTarget(options: SandboxStartOptions & { token?: s
       return { status: 401, body: { error: 'unauthorized', message: 'missing or wrong bearer token' } };
     }
     if (rateLimitedFor > 0) {
-      return { status: 429, headers: { 'retry-after': String(rateLimitedFor) }, body: { error: 'rate_limited', message: 'slow down' } };
+      return {
+        status: 429,
+        headers: { 'retry-after': String(rateLimitedFor) },
+        body: { error: 'rate_limited', message: 'slow down' },
+      };
     }
     const m = /^\/items(?:\/([^/]+))?$/.exec(req.path);
-    if (!m) return { status: 404, body: { error: 'not_found', message: `no route ${req.method} ${req.path}` } };
+    if (!m)
+      return { status: 404, body: { error: 'not_found', message: `no route ${req.method} ${req.path}` } };
     const id = m[1];
     if (req.method === 'POST' && !id) {
       posts += 1;
@@ -79,7 +91,10 @@ export async function startHttpTarget(options: SandboxStartOptions & { token?: s
         return { status: 400, body: { error: 'invalid_body', message: 'body must be a JSON object' } };
       }
       if ('name' in body && typeof (body as { name: unknown }).name !== 'string') {
-        return { status: 422, body: { error: 'invalid_field', field: 'name', message: 'name must be a string' } };
+        return {
+          status: 422,
+          body: { error: 'invalid_field', field: 'name', message: 'name must be a string' },
+        };
       }
       const item: TargetItem = { ...(body as object), id: String(++seq), updatedAt: stamp() };
       items.set(item.id, item);
@@ -91,7 +106,9 @@ export async function startHttpTarget(options: SandboxStartOptions & { token?: s
     }
     if (req.method === 'GET' && id) {
       const item = items.get(id);
-      return item ? { status: 200, body: item } : { status: 404, body: { error: 'not_found', message: `item ${id} not found` } };
+      return item
+        ? { status: 200, body: item }
+        : { status: 404, body: { error: 'not_found', message: `item ${id} not found` } };
     }
     if (req.method === 'GET') {
       const since = req.query.get('since') ?? '';
@@ -99,7 +116,9 @@ export async function startHttpTarget(options: SandboxStartOptions & { token?: s
       const limit = Math.min(Number(req.query.get('limit') ?? 100), 1000);
       const page = [...items.values()]
         .filter((i) => i.updatedAt > since || (i.updatedAt === since && cmpId(i.id, after) > 0))
-        .sort((a, b) => (a.updatedAt === b.updatedAt ? cmpId(a.id, b.id) : a.updatedAt < b.updatedAt ? -1 : 1))
+        .sort((a, b) =>
+          a.updatedAt === b.updatedAt ? cmpId(a.id, b.id) : a.updatedAt < b.updatedAt ? -1 : 1,
+        )
         .slice(0, limit);
       return { status: 200, body: page };
     }

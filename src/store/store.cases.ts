@@ -1,0 +1,466 @@
+/**
+ * The store suite: the same cases on SQLite and on PostgreSQL (sqlite/sqlite-store.test.ts,
+ * postgres/postgres-store.test.ts), like Kysely's dialects sharing one test suite.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { Db } from './db.ts';
+import { SqlStore } from './sql-store.ts';
+import { LeaseLostError, type NewStep, type Store } from './store.ts';
+
+export interface StoreFixture {
+  /** A fresh, empty database. */
+  open(): Promise<Db>;
+  /** A second connection to the same database (for two-process cases); default: unsupported. */
+  reopen?(): Promise<Db>;
+  /**
+   * Whether two connections may hold transactions at once in this process. Not for node:sqlite: its
+   * calls are synchronous, so a second connection waiting on the lock would block the first's commit.
+   */
+  concurrentConnections: boolean;
+  close(): Promise<void>;
+}
+
+const audit = { actor: 'test', action: 'test', target: 'test' };
+const flowDef = (id: string) => ({
+  id,
+  name: id,
+  enabled: true,
+  trigger: { type: 'manual' as const },
+  vars: {},
+  steps: [],
+});
+const step = (idx: number, name = `s${idx}`): NewStep => ({ idx, name, kind: 'action' });
+
+export function runStoreSuite(name: string, fixture: () => Promise<StoreFixture>): void {
+  describe(`store suite: ${name}`, () => {
+    let fx: StoreFixture;
+    let db: Db;
+    let store: Store;
+    before(async () => {
+      fx = await fixture();
+      db = await fx.open();
+      store = new SqlStore(db);
+      await store.migrate();
+    });
+    after(async () => {
+      await store?.close();
+      await fx?.close();
+    });
+
+    /** Starts `n` runs of a flow with one queued step each; returns the run ids. */
+    async function startRuns(n: number, source = `src-${randomUUID()}`): Promise<string[]> {
+      const events = Array.from({ length: n }, (_, i) => ({
+        key: `k${i}`,
+        type: 'record',
+        data: { i },
+        runs: [{ id: randomUUID(), flowId: 'f', flowVersion: 1, first: { step: step(0) } }],
+        resumes: [],
+      }));
+      const out = await store.ingest({ source, events });
+      return out.flatMap((o) => o.runIds);
+    }
+
+    async function claimAll(owner: string, leaseMs = 30_000) {
+      const all = [];
+      for (;;) {
+        const got = await store.claimSteps(owner, 100, leaseMs);
+        if (!got.length) return all;
+        all.push(...got);
+      }
+    }
+
+    it('migrates idempotently', async () => {
+      await store.migrate();
+      await store.migrate();
+    });
+
+    it('versions connections and flows, and audits every change', async () => {
+      const a = await store.saveConnection(
+        { id: 'c1', type: 'http', settings: { baseUrl: 'http://x' }, origin: 'api' },
+        audit,
+      );
+      const b = await store.saveConnection(
+        { id: 'c1', type: 'http', settings: { baseUrl: 'http://y' }, origin: 'api' },
+        audit,
+      );
+      assert.equal(a.version, 1);
+      assert.equal(b.version, 2);
+      assert.deepEqual((await store.getConnection('c1'))?.settings, { baseUrl: 'http://y' });
+      assert.equal(await store.deleteConnection('c1', audit), true);
+      assert.equal(await store.getConnection('c1'), undefined);
+      const f1 = await store.saveFlow(
+        { id: 'f', definition: flowDef('f'), origin: 'api', enabled: true },
+        audit,
+      );
+      const f2 = await store.saveFlow(
+        { id: 'f', definition: { ...flowDef('f'), name: 'v2' }, origin: 'api', enabled: true },
+        audit,
+      );
+      assert.equal(f2.version, f1.version + 1);
+      assert.equal((await store.getFlowVersion('f', f1.version))?.name, 'f', 'old versions are kept');
+      assert.equal((await store.getFlow('f'))?.definition.name, 'v2');
+      const rows = await store.listAudit({});
+      assert.ok(rows.length >= 5);
+    });
+
+    it('stores an event once: a duplicate key starts nothing and is counted', async () => {
+      const source = `dup-${randomUUID()}`;
+      const ev = (runId: string) => ({
+        key: 'evt-1',
+        type: 'record',
+        data: { n: 1 },
+        runs: [{ id: runId, flowId: 'f', flowVersion: 1, first: { step: step(0) } }],
+        resumes: [],
+      });
+      const before = (await store.counters()).inbox_duplicates ?? 0;
+      const [first] = await store.ingest({ source, events: [ev(randomUUID())] });
+      const [second] = await store.ingest({ source, events: [ev(randomUUID())] });
+      assert.equal(first.duplicate, false);
+      assert.equal(first.runIds.length, 1);
+      assert.equal(second.duplicate, true);
+      assert.deepEqual(second.runIds, []);
+      assert.equal((await store.getInbox(source, 'evt-1'))?.duplicates, 1);
+      assert.equal((await store.counters()).inbox_duplicates, before + 1);
+      assert.equal(await store.getRun(second.runIds[0] ?? 'none'), undefined);
+    });
+
+    it('stores a poll cursor in the same transaction as its page', async () => {
+      await store.ingest({
+        source: 'poll:f',
+        events: [],
+        cursor: { flowId: 'cursor-flow', cursor: { time: '2026-01-01', id: '7' } },
+      });
+      assert.deepEqual(await store.getCursor('cursor-flow'), { time: '2026-01-01', id: '7' });
+    });
+
+    it('links the source record of a run, and finds the same link for the next event about it', async () => {
+      const mk = (key: string) => ({
+        key,
+        type: 'record',
+        data: {},
+        runs: [
+          {
+            id: randomUUID(),
+            flowId: 'f',
+            flowVersion: 1,
+            source: { connection: 'crm', object: 'account', externalId: '9007199254740993' },
+            first: { finish: 'completed' as const },
+          },
+        ],
+        resumes: [],
+      });
+      const [a] = await store.ingest({ source: 'crm', events: [mk('v1')] });
+      const [b] = await store.ingest({ source: 'crm', events: [mk('v2')] });
+      const ra = await store.getRun(a.runIds[0]);
+      const rb = await store.getRun(b.runIds[0]);
+      assert.ok(ra?.run.linkKey);
+      assert.equal(rb?.run.linkKey, ra?.run.linkKey);
+      assert.equal(await store.findLinkId('crm', 'account', '9007199254740993'), ra?.run.linkKey);
+      assert.equal(ra?.run.status, 'completed');
+    });
+
+    it('claims each queued step once, and takes back a step whose lease ran out', async () => {
+      await claimAll('drain');
+      await startRuns(30);
+      const a = await store.claimSteps('a', 20, 30_000);
+      const b = await store.claimSteps('b', 20, 30_000);
+      assert.equal(a.length, 20);
+      assert.equal(b.length, 10);
+      assert.equal(new Set([...a, ...b].map((s) => s.id)).size, 30, 'no step claimed twice');
+      assert.ok(a.every((s) => s.status === 'running' && s.leaseOwner === 'a'));
+      const [short] = await startRuns(1);
+      const [s] = await store.claimSteps('dies', 1, 1);
+      assert.equal(s.runId, short);
+      await new Promise((r) => setTimeout(r, 10));
+      assert.ok((await store.recoverLeases()) >= 1);
+      const again = await store.claimSteps('c', 10, 30_000);
+      assert.ok(
+        again.some((x) => x.id === s.id),
+        'the expired step is claimable again',
+      );
+      await assert.rejects(
+        store.completeStep({
+          stepId: s.id,
+          runId: s.runId,
+          owner: 'dies',
+          status: 'completed',
+          attempt: { attempt: 1, at: 0, durationMs: 0, outcome: 'completed' },
+          next: { finish: 'completed' },
+        }),
+        LeaseLostError,
+        'the old owner cannot complete it',
+      );
+      await claimAll('drain');
+    });
+
+    it('commits a step, its links, its audit row and the next step together — or none of them', async () => {
+      const [runId] = await startRuns(1);
+      const [s] = await claimAll('w');
+      const auditBefore = (await store.listAudit({ limit: 10_000 })).length;
+      await assert.rejects(
+        store.completeStep({
+          stepId: s.id,
+          runId,
+          owner: 'someone-else',
+          status: 'completed',
+          output: { ok: 1 },
+          attempt: { attempt: 1, at: Date.now(), durationMs: 1, outcome: 'completed' },
+          links: [{ connection: 'erp', object: 'BD_Customer', externalId: 'X1' }],
+          audit: { actor: 'flow:f', action: 'write', target: 'erp' },
+          next: { step: step(1) },
+        }),
+        LeaseLostError,
+      );
+      assert.equal(await store.findLinkId('erp', 'BD_Customer', 'X1'), undefined, 'no link written');
+      assert.equal((await store.listAudit({ limit: 10_000 })).length, auditBefore, 'no audit row written');
+      await store.completeStep({
+        stepId: s.id,
+        runId,
+        owner: 'w',
+        status: 'completed',
+        output: { ok: 1 },
+        attempt: { attempt: 1, at: Date.now(), durationMs: 1, outcome: 'completed' },
+        links: [{ connection: 'erp', object: 'BD_Customer', externalId: 'X1' }],
+        contentHash: 'h1',
+        audit: { actor: 'flow:f', action: 'write', target: 'erp' },
+        next: { step: step(1, 'second') },
+      });
+      const got = await store.getRun(runId);
+      assert.equal(got?.steps.length, 2);
+      assert.equal(got?.steps[0].status, 'completed');
+      assert.deepEqual(got?.steps[0].output, { ok: 1 });
+      assert.equal(got?.steps[1].status, 'queued');
+      assert.equal(got?.steps[1].idempotencyKey, `${runId}:1`);
+      const linkId = await store.findLinkId('erp', 'BD_Customer', 'X1');
+      assert.equal(linkId, got?.run.linkKey);
+      assert.equal(await store.findExternalId(linkId!, 'erp', 'BD_Customer'), 'X1');
+      assert.equal((await store.findLinks({ connection: 'erp' }))[0].contentHash, 'h1');
+      assert.equal((await store.listAudit({ limit: 10_000 })).length, auditBefore + 1);
+      const [next] = await claimAll('w');
+      await store.completeStep({
+        stepId: next.id,
+        runId,
+        owner: 'w',
+        status: 'completed',
+        attempt: { attempt: 1, at: 0, durationMs: 0, outcome: 'completed' },
+        next: { finish: 'completed' },
+      });
+      assert.equal((await store.getRun(runId))?.run.status, 'completed');
+    });
+
+    it('schedules a retry for later and counts the attempt unless it was a rate-limit wait', async () => {
+      const [runId] = await startRuns(1);
+      const [s] = await claimAll('w');
+      const err = {
+        name: 'TransientError',
+        message: 'boom',
+        errorClass: 'transient' as const,
+        fault: 'operational' as const,
+      };
+      await store.retryStep({
+        stepId: s.id,
+        owner: 'w',
+        availableAt: Date.now() + 60_000,
+        attempt: { attempt: 1, at: 0, durationMs: 0, outcome: 'retry', error: err },
+        error: err,
+        countAttempt: true,
+        input: { a: 1 },
+      });
+      assert.equal((await store.claimSteps('w', 10, 1000)).length, 0, 'not before its time');
+      const got = (await store.getRun(runId))!.steps[0];
+      assert.equal(got.status, 'queued');
+      assert.equal(got.attempt, 1);
+      assert.deepEqual(got.input, { a: 1 });
+      assert.equal(got.history.length, 1);
+      assert.equal(got.history[0].error?.message, 'boom');
+      assert.ok((await store.nextWakeAt())! > Date.now() + 50_000);
+    });
+
+    it('dead-letters a step; an edited dead letter replays the same step with the same idempotency key, once', async () => {
+      await claimAll('drain');
+      const [runId] = await startRuns(1);
+      const [s] = await claimAll('w');
+      const err = {
+        name: 'PermanentError',
+        message: '客户编码不存在',
+        errorClass: 'permanent' as const,
+        fault: 'user' as const,
+        partner: { system: 'kingdee', code: 'E1', message: '客户编码不存在', field: 'FCustId' },
+      };
+      const dlId = randomUUID();
+      await store.deadLetterStep({
+        stepId: s.id,
+        runId,
+        owner: 'w',
+        flowId: 'f',
+        stepName: 's0',
+        connection: 'erp',
+        action: 'save',
+        input: { FCustId: 'C9' },
+        error: err,
+        attempt: { attempt: 1, at: 0, durationMs: 0, outcome: 'dead', error: err },
+        deadLetterId: dlId,
+        next: { finish: 'failed', error: err },
+      });
+      assert.equal((await store.getRun(runId))?.run.status, 'failed');
+      const dl = await store.getDeadLetter(dlId);
+      assert.equal(dl?.status, 'open');
+      assert.equal(dl?.error.partner?.field, 'FCustId');
+      assert.ok((await store.listDeadLetters({ status: 'open' })).some((d) => d.id === dlId));
+      await store.editDeadLetter(dlId, { FCustId: 'C0001' }, audit);
+      await store.replayDeadLetter(dlId, audit);
+      await assert.rejects(store.replayDeadLetter(dlId, audit), /not open/);
+      const [again] = await claimAll('w');
+      assert.equal(again.id, s.id, 'the same step row');
+      assert.equal(again.idempotencyKey, s.idempotencyKey);
+      assert.deepEqual(again.input, { FCustId: 'C0001' });
+      assert.equal((await store.getRun(runId))?.run.status, 'running');
+    });
+
+    it('stores a wait with its timers; an event resumes it once and cancels its timers', async () => {
+      const [runId] = await startRuns(1);
+      const [s] = await claimAll('w');
+      await store.completeStep({
+        stepId: s.id,
+        runId,
+        owner: 'w',
+        status: 'waiting',
+        input: { correlation: 'SP-1' },
+        attempt: { attempt: 1, at: 0, durationMs: 0, outcome: 'waiting' },
+        wait: {
+          connection: 'wecom',
+          eventType: 'approval.change',
+          correlation: 'SP-1',
+          timers: [
+            {
+              id: `${s.id}:timeout`,
+              dueAt: Date.now() - 1,
+              kind: 'timeout',
+              runId,
+              stepId: s.id,
+              payload: { onTimeout: 'fail' },
+            },
+          ],
+        },
+      });
+      assert.equal((await store.getRun(runId))?.run.status, 'waiting');
+      const waits = await store.findWaits('wecom', 'approval.change', 'SP-1');
+      assert.equal(waits.length, 1);
+      const resume = {
+        stepId: s.id,
+        runId,
+        output: { sp_status: 2 },
+        next: { finish: 'completed' as const },
+      };
+      assert.equal(await store.resumeWait(resume), true);
+      assert.equal(await store.resumeWait(resume), false, 'a second resume does nothing');
+      assert.equal((await store.getRun(runId))?.run.status, 'completed');
+      assert.equal((await store.findWaits('wecom', 'approval.change', 'SP-1')).length, 0);
+      assert.equal(
+        (await store.claimTimers('t', 10)).filter((t) => t.stepId === s.id).length,
+        0,
+        'its timer was cancelled',
+      );
+    });
+
+    it('fires each due timer once and can reschedule it', async () => {
+      const [runId] = await startRuns(1);
+      const [s] = await claimAll('w');
+      await store.completeStep({
+        stepId: s.id,
+        runId,
+        owner: 'w',
+        status: 'waiting',
+        attempt: { attempt: 1, at: 0, durationMs: 0, outcome: 'waiting' },
+        wait: {
+          connection: 'c',
+          eventType: 'e',
+          correlation: `x-${runId}`,
+          timers: [
+            {
+              id: `${s.id}:t`,
+              dueAt: Date.now() - 1,
+              kind: 'timer',
+              runId,
+              stepId: s.id,
+              payload: { index: 0 },
+            },
+          ],
+        },
+      });
+      const first = await store.claimTimers('a', 10);
+      const second = await store.claimTimers('b', 10);
+      assert.equal(first.filter((t) => t.id === `${s.id}:t`).length, 1);
+      assert.equal(second.filter((t) => t.id === `${s.id}:t`).length, 0, 'claimed once');
+      await store.rescheduleTimer(`${s.id}:t`, Date.now() - 1);
+      const third = await store.claimTimers('c', 10);
+      assert.equal(third.find((t) => t.id === `${s.id}:t`)?.attempt, 2);
+      await store.finishTimer(`${s.id}:t`);
+      assert.equal((await store.claimTimers('d', 10)).length, 0);
+    });
+
+    it('keeps a hash-chained audit log that detects a changed or deleted row', async () => {
+      await store.appendAudit([
+        { actor: 'alice', action: 'connection.update', target: 'connection:erp', detail: { 字段: '密码' } },
+      ]);
+      assert.equal((await store.verifyAudit()).ok, true);
+      const rows = await store.listAudit({ limit: 10_000 });
+      const mid = rows[Math.floor(rows.length / 2)];
+      await db.run('UPDATE audit SET actor = ? WHERE seq = ?', ['mallory', mid.seq]);
+      const changed = await store.verifyAudit();
+      assert.equal(changed.ok, false);
+      if (!changed.ok) assert.equal(changed.seq, mid.seq);
+      await db.run('UPDATE audit SET actor = ? WHERE seq = ?', [mid.actor, mid.seq]);
+      assert.equal((await store.verifyAudit()).ok, true);
+      const last = rows[rows.length - 1];
+      await db.run('DELETE FROM audit WHERE seq = ?', [last.seq]);
+      assert.equal((await store.verifyAudit()).ok, false, 'a deleted last row is detected');
+    });
+
+    it('elects one scheduler leader', async () => {
+      if (!fx.reopen) return;
+      const other = new SqlStore(await fx.reopen());
+      try {
+        assert.equal(await store.tryLead('sched', 'one', 10_000), true);
+        assert.equal(await store.tryLead('sched', 'one', 10_000), true, 'the leader keeps leading');
+        assert.equal(await other.tryLead('sched', 'two', 10_000), false, 'a second process does not lead');
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('hands out every step exactly once to two concurrent claimers', async () => {
+      await claimAll('drain');
+      const n = 500;
+      await startRuns(n);
+      const other = fx.reopen && fx.concurrentConnections ? new SqlStore(await fx.reopen()) : store;
+      try {
+        const seen = new Map<string, string>();
+        const claimer = async (s: Store, owner: string) => {
+          for (;;) {
+            const got = await s.claimSteps(owner, 7, 30_000);
+            if (!got.length) return;
+            for (const x of got) {
+              assert.equal(seen.has(x.id), false, `step ${x.id} claimed by ${seen.get(x.id)} and ${owner}`);
+              seen.set(x.id, owner);
+            }
+          }
+        };
+        await Promise.all([claimer(store, 'p'), claimer(other, 'q')]);
+        assert.equal(seen.size, n);
+      } finally {
+        if (other !== store) await other.close();
+      }
+    });
+
+    it('reports queue depth by status', async () => {
+      const d = await store.depth();
+      assert.ok((d.steps.completed ?? 0) >= 1);
+      assert.ok((d.steps.queued ?? 0) >= 1, 'the replayed step is queued');
+      assert.equal(d.deadLetters, 0, 'the only dead letter was replayed');
+      assert.equal(d.waits, 1, 'the timer case left one wait');
+    });
+  });
+}
