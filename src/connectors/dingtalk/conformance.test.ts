@@ -27,7 +27,7 @@ runConformance({
         input: (id) => ({ processInstanceId: id }),
         check: (output, unique) => {
           const o = output as { formValues: Record<string, string>; status: string };
-          assert.equal(o.formValues['合同名称'], `年度维保合同-${unique}`);
+          assert.equal(o.formValues.合同名称, `年度维保合同-${unique}`);
           assert.equal(o.status, 'RUNNING');
         },
       },

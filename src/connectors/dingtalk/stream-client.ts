@@ -138,6 +138,8 @@ export class StreamClient {
     ]);
     const ws = new WebSocket(`${endpoint}?ticket=${encodeURIComponent(ticket)}`);
     this.sockets.add(ws);
+    // Listen before the handshake completes: frames waiting for a connection arrive right behind it.
+    ws.on('message', (raw) => this.onMessage(ws, raw.toString()));
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', (err) => reject(err));
@@ -168,7 +170,6 @@ export class StreamClient {
     ws.on('pong', () => {
       alive = true;
     });
-    ws.on('message', (raw) => this.onMessage(ws, raw.toString()));
     ws.on('error', (err) => {
       this.o.log.warn('dingtalk stream socket error', { error: err.message });
       ws.terminate();
