@@ -9,7 +9,8 @@ describe('closest', () => {
     assert.equal(closest('maxAttempts', ['maximumAttempts', 'maximumInterval']), 'maximumAttempts');
     assert.equal(closest('Every', ['every', 'source']), 'every');
     assert.equal(closest('colour', ['amount', 'rating']), undefined);
-    assert.equal(closest('x', ['y', 'zz']), 'y');
+    assert.equal(closest('x', ['y', 'zz']), undefined);
+    assert.equal(closest('X', ['x', 'y']), 'x');
   });
 });
 

@@ -18,7 +18,8 @@ export function closest(word: string, candidates: Iterable<string>): string | un
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   const w = word.toLowerCase();
-  const limit = Math.max(1, Math.min(3, Math.floor(w.length / 3)));
+  // One edit per three letters, at most three: `c` → `a` would be noise, `amont` → `amount` is not.
+  const limit = Math.min(3, Math.floor(w.length / 3));
   for (const c of candidates) {
     const lc = c.toLowerCase();
     const d = distance(w, lc);
