@@ -157,8 +157,8 @@ function dayOf(spNo: string): number | undefined {
 }
 
 /**
- * The current state of each approval a run waits on, as `approval.change` events (the same type and
- * correlation as the callback's). Many waits: getapprovalinfo with an `sp_status` filter per final
+ * The final state of each approval a run waits on that has reached one, as `approval.change` events
+ * (the same type and correlation as the callback's; pending approvals give none). Many waits: getapprovalinfo with an `sp_status` filter per final
  * status over the days the sp_nos were submitted, then getapprovaldetail only for those that moved.
  */
 export async function reconcileApprovals(
@@ -194,7 +194,9 @@ export async function reconcileApprovals(
       body: { sp_no: spNo },
       signal,
     });
-    events.push(reconciledEvent(ctx.settings.corpId, stateFromDetail(res.info ?? {})));
+    const state = stateFromDetail(res.info ?? {});
+    // Only final states: a pending approval has nothing a waiting run could resume on yet.
+    if (state.terminal) events.push(reconciledEvent(ctx.settings.corpId, state));
   }
   return events;
 }
