@@ -7,7 +7,7 @@ import { envelope } from '../../sandbox/wecom/callbacks.ts';
 import { startWecomSandbox, TEMPLATE_IDS, type WecomSandbox } from '../../sandbox/wecom/index.ts';
 import { testActionContext } from '../conformance.ts';
 import type { ApprovalState } from './events.ts';
-import { type WecomConnector, wecomConnector } from './index.ts';
+import { type WecomConnector, type WecomSettings, wecomConnector } from './index.ts';
 import { type HookServer, sandboxAdmin, serveHooks } from './test-kit.ts';
 
 describe('wecom callback endpoint (spec §4, §5) with deliveries made by the sandbox', () => {
@@ -15,11 +15,11 @@ describe('wecom callback endpoint (spec §4, §5) with deliveries made by the sa
   let conn: WecomConnector;
   let hub: HookServer;
   const logLines: string[] = [];
-  let settings: Record<string, any>;
+  let settings: WecomSettings & { token: string; encodingAesKey: string };
 
   before(async () => {
     sb = await startWecomSandbox();
-    settings = wecomConnector.settings.parse({ baseUrl: sb.baseUrl, ...sb.credentials });
+    settings = wecomConnector.settings.parse({ baseUrl: sb.baseUrl, ...sb.credentials }) as typeof settings;
     const log = createLogger({}, { level: 'info', write: (l) => logLines.push(l) });
     conn = wecomConnector.create({ connectionId: 'wc1', settings, log }) as WecomConnector;
     hub = await serveHooks(conn.hooks!, 'wc1');
