@@ -43,7 +43,7 @@ export const wecomSettings = z.object({
 export type WecomSettings = z.infer<typeof wecomSettings>;
 
 /** Setting keys holding secrets (the robot keys are credentials too, spec §6.3). */
-export const SECRET_FIELDS = ['secret', 'token', 'encodingAesKey', 'robots'] as const;
+export const SECRET_FIELDS = ['secret', 'token', 'encodingAesKey', 'robots.*'] as const;
 
 export function secretsOf(s: WecomSettings): string[] {
   return [s.secret, s.token, s.encodingAesKey, ...Object.values(s.robots ?? {})].filter(
