@@ -3,6 +3,10 @@
  * DingTalk itself (same content to the same user once a day, spec §4.1), robot posts carry a
  * `msgUuid` derived from the step's idempotency key (§5.1), cards use an `outTrackId` derived from
  * it, and `approval.start` looks for the instance a previous attempt created before creating one.
+ *
+ * Messages that ask a person something output `sentAt` (epoch ms, Qiao's clock): a flow waiting for
+ * the answer compares it with the reply's `receivedAt`, so an older message from the same person
+ * (the correlation key of a chat reply is the sender) cannot answer a newer question.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -333,9 +337,10 @@ export function dingtalkActions(client: DingtalkClient, memo: Memo): Record<stri
     input: noticeInput,
     async run(v, ctx) {
       const key = `notice:${ctx.idempotencyKey}`;
-      const known = memo.get<number>(key);
-      if (known !== undefined) return { output: { taskId: known, deduplicated: true } };
+      const known = memo.get<{ taskId: number; sentAt: number }>(key);
+      if (known !== undefined) return { output: { ...known, deduplicated: true } };
       const userIds = Array.isArray(v.userIds) ? v.userIds.join(',') : v.userIds;
+      const sentAt = Date.now();
       const body = await client.oapi(
         'message.asyncsend_v2',
         '/topapi/message/corpconversation/asyncsend_v2',
@@ -348,9 +353,9 @@ export function dingtalkActions(client: DingtalkClient, memo: Memo): Record<stri
         },
         { signal: ctx.signal },
       );
-      const taskId = Number(body.task_id);
-      memo.set(key, taskId);
-      return { output: { taskId }, links: [{ object: 'notice', id: String(taskId) }] };
+      const output = { taskId: Number(body.task_id), sentAt };
+      memo.set(key, output);
+      return { output, links: [{ object: 'notice', id: String(output.taskId) }] };
     },
   };
 
@@ -403,7 +408,7 @@ export function dingtalkActions(client: DingtalkClient, memo: Memo): Record<stri
       await client.robotSend(v.robot, message, ctx.signal);
       window.push(now);
       robotWindows.set(v.robot, window);
-      return { output: { robot: v.robot, msgUuid: message.msgUuid } };
+      return { output: { robot: v.robot, msgUuid: message.msgUuid, sentAt: now } };
     },
   };
 
@@ -423,10 +428,11 @@ export function dingtalkActions(client: DingtalkClient, memo: Memo): Record<stri
         v.sessionWebhook &&
         (v.sessionWebhookExpiredTime === undefined || v.sessionWebhookExpiredTime > Date.now() + 2_000);
       let output: Json | undefined;
+      const sentAt = Date.now();
       if (live) {
         try {
           await client.sessionSend(v.sessionWebhook!, message, ctx.signal);
-          output = { via: 'sessionWebhook' };
+          output = { via: 'sessionWebhook', sentAt };
         } catch (err) {
           if (!sessionGone(err) || (!v.userId && !v.conversationId)) throw err;
         }
@@ -441,7 +447,7 @@ export function dingtalkActions(client: DingtalkClient, memo: Memo): Record<stri
             { robotCode: client.robotCode, openConversationId: v.conversationId, msgKey, msgParam },
             { signal: ctx.signal },
           );
-          output = { via: 'groupMessages', processQueryKey: b.processQueryKey };
+          output = { via: 'groupMessages', processQueryKey: b.processQueryKey, sentAt };
         } else {
           const b = await client.api(
             'robot.oToMessages.batchSend',
@@ -460,7 +466,7 @@ export function dingtalkActions(client: DingtalkClient, memo: Memo): Record<stri
               },
             });
           }
-          output = { via: 'oToMessages', processQueryKey: b.processQueryKey };
+          output = { via: 'oToMessages', processQueryKey: b.processQueryKey, sentAt };
         }
       }
       memo.set(key, output);
@@ -588,6 +594,7 @@ export function dingtalkActions(client: DingtalkClient, memo: Memo): Record<stri
         });
       }
       const robot = { robotCode: client.robotCode };
+      const sentAt = Date.now();
       try {
         await client.api(
           'card.instances.createAndDeliver',
@@ -623,7 +630,7 @@ export function dingtalkActions(client: DingtalkClient, memo: Memo): Record<stri
           throw err;
         }
       }
-      return { output: { outTrackId }, links: [{ object: 'card', id: outTrackId }] };
+      return { output: { outTrackId, sentAt }, links: [{ object: 'card', id: outTrackId }] };
     },
   };
 

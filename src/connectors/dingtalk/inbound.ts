@@ -175,6 +175,8 @@ export function fromRobotMessage(m: Json, sender?: DingtalkUser): InboundEvent {
       sessionWebhook: text(m.sessionWebhook),
       sessionWebhookExpiredTime: num(m.sessionWebhookExpiredTime),
       createAt: num(m.createAt),
+      /** When Qiao received it (epoch ms, Qiao's clock): compare with an action's `sentAt`. */
+      receivedAt: Date.now(),
       ...(sender ? { sender: senderView(sender) } : {}),
     },
   };
@@ -207,6 +209,7 @@ export function fromCardCallback(cb: Json, sender?: DingtalkUser): InboundEvent 
       params: priv.params && typeof priv.params === 'object' ? priv.params : {},
       spaceType: text(cb.spaceType),
       spaceId: text(cb.spaceId),
+      receivedAt: Date.now(),
       ...(sender ? { sender: senderView(sender) } : {}),
     },
   };

@@ -65,7 +65,14 @@ export const dingtalkSettings = z
 export type DingtalkSettings = z.infer<typeof dingtalkSettings>;
 
 /** Keys of settings that hold secrets (encrypted at rest, masked, scrubbed from errors). */
-export const DINGTALK_SECRET_FIELDS = ['appSecret', 'token', 'aesKey', 'robots', 'cardApiSecret'] as const;
+export const DINGTALK_SECRET_FIELDS = [
+  'appSecret',
+  'token',
+  'aesKey',
+  'robots.*.accessToken',
+  'robots.*.secret',
+  'cardApiSecret',
+] as const;
 
 /** Every secret string in the settings, for `scrubSecrets`. */
 export function secretsOf(s: DingtalkSettings): string[] {
