@@ -32,22 +32,7 @@ export interface LimitsState {
 }
 
 export function createLimits(ctx: SandboxContext): LimitsState {
-  const state: LimitsState = {
-    forced: null,
-    enforceQps: true,
-    qpsPerApi: 20,
-    qpsWindows: new Map(),
-    monthlyQuota: null,
-    used: 0,
-    usedMonth: month(Date.now()),
-    ipLimit: { calls: 10_000, windowMs: 20_000 },
-    ipWindows: new Map(),
-    bans: new Map(),
-    banMs: 300_000,
-    banFormat: 'html',
-    banStatus: 200,
-    limited: 0,
-  };
+  const state: LimitsState = defaults();
 
   admin(ctx, 'GET', /^\/__sandbox\/limits$/, () => ok(describe(state)));
   admin(ctx, 'POST', /^\/__sandbox\/limits$/, (req) => {
@@ -87,16 +72,31 @@ export function createLimits(ctx: SandboxContext): LimitsState {
     if (body.ipBan === false) state.bans.clear();
     return ok(describe(state));
   });
+  // Back to the documented defaults, with no ban, no forced limit and no quota.
   admin(ctx, 'DELETE', /^\/__sandbox\/limits$/, () => {
-    state.forced = null;
-    state.bans.clear();
-    state.ipWindows.clear();
-    state.qpsWindows.clear();
-    state.used = 0;
-    state.monthlyQuota = null;
+    Object.assign(state, defaults(), { limited: state.limited });
     return ok(describe(state));
   });
   return state;
+}
+
+function defaults(): LimitsState {
+  return {
+    forced: null,
+    enforceQps: true,
+    qpsPerApi: 20,
+    qpsWindows: new Map(),
+    monthlyQuota: null,
+    used: 0,
+    usedMonth: month(Date.now()),
+    ipLimit: { calls: 10_000, windowMs: 20_000 },
+    ipWindows: new Map(),
+    bans: new Map(),
+    banMs: 300_000,
+    banFormat: 'html',
+    banStatus: 200,
+    limited: 0,
+  };
 }
 
 function describe(s: LimitsState) {
