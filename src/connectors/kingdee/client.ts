@@ -385,7 +385,8 @@ export class KingdeeClient {
     data: Omit<QueryData, 'StartRow' | 'Limit' | 'TopRowCount'>,
     options: { pageSize?: number; signal?: AbortSignal } = {},
   ): AsyncGenerator<Record<string, unknown>[]> {
-    const pageSize = options.pageSize ?? this.settings.pageSize;
+    const wanted = Math.floor(options.pageSize ?? this.settings.pageSize);
+    const pageSize = wanted >= 1 ? wanted : this.settings.pageSize;
     const keys = data.FieldKeys.split(',').map((k) => k.trim());
     for (let start = 0; ; start += pageSize) {
       const rows = await this.executeBillQuery(

@@ -334,7 +334,8 @@ export function runQuery(state: KingdeeState, data: Record<string, unknown>): Qu
   }
   const matches = compileFilter(filter, col);
   const rows: RowCtx[] = [];
-  const records = [...t.records.values()].sort((a, b) => a.id - b.id);
+  // Ids only grow, so insertion order is id order; an equality on the key or the number uses its index.
+  const records = candidates(t, filter) ?? t.records.values();
   for (const rec of records) {
     // One row per entry line when entry fields are involved; a bill without lines still gives one
     // row (a left join, as K/3's query does).
@@ -365,6 +366,47 @@ export function runQuery(state: KingdeeState, data: Record<string, unknown>): Qu
   let out = top > 0 ? rows.slice(0, top) : rows;
   out = limit > 0 ? out.slice(start, start + limit) : out.slice(start);
   return { columns, keys, rows: out };
+}
+
+/**
+ * Records an `FID = n`, `FID in (…)`, `FNumber = '…'` or `FNumber in (…)` (alone or inside a top-level
+ * AND) can match, from the indexes; undefined when the filter needs a full scan.
+ */
+function candidates(t: Table, filter: FilterNode): StoredRecord[] | undefined {
+  const pk = t.form.pk.toLowerCase();
+  const num = t.form.numberKey.toLowerCase();
+  const fromNode = (n: FilterNode): StoredRecord[] | undefined => {
+    let key: string | undefined;
+    let values: Operand[] = [];
+    if (n.type === 'cmp' && n.op === '=' && n.left.kind === 'field' && n.right.kind === 'lit') {
+      key = n.left.key.toLowerCase();
+      values = [n.right];
+    } else if (
+      n.type === 'in' &&
+      !n.negated &&
+      n.left.kind === 'field' &&
+      n.list.every((o) => o.kind === 'lit')
+    ) {
+      key = n.left.key.toLowerCase();
+      values = n.list;
+    }
+    if (key !== pk && key !== num) return undefined;
+    const ids = new Set<number>();
+    for (const v of values) {
+      if (v.kind !== 'lit') return undefined;
+      const id = key === pk ? Number(v.value) : t.byNumber.get(String(v.value).toLowerCase());
+      if (id !== undefined && t.records.has(id)) ids.add(id);
+    }
+    return [...ids].sort((a, b) => a - b).map((id) => t.records.get(id)!);
+  };
+  if (filter.type === 'and') {
+    for (const item of filter.items) {
+      const c = fromNode(item);
+      if (c) return c;
+    }
+    return undefined;
+  }
+  return fromNode(filter);
 }
 
 function compareNullable(kind: ValueKind, a: unknown, b: unknown): number {
