@@ -5,6 +5,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Hub } from '../hub.ts';
+import { registerApi } from './api/index.ts';
 import { registerHooks } from './hooks.ts';
 
 export interface ServerOptions {
@@ -33,11 +34,6 @@ export async function buildServer(hub: Hub, opts: ServerOptions = {}): Promise<F
 
   await app.register(async (scope) => registerHooks(scope, hub), { prefix: '/hooks' });
 
-  const api = await import('./api/index.ts').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('/api/index.ts'))
-      return undefined;
-    throw err;
-  });
-  if (api) await app.register(async (scope) => api.registerApi(scope, hub), { prefix: '/api' });
+  await app.register(async (scope) => registerApi(scope, hub), { prefix: '/api' });
   return app;
 }
