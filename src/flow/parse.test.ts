@@ -432,7 +432,7 @@ steps:
         "{ connection: wecom, event: e, correlation: '=1', timeout: 1d, timers: [{ after: 2d, action: wecom.x }, { action: y }] }",
       ),
       [
-        'flows/t.yaml:5 steps[0].wait.timers[0].after: fires after the wait has timed out (2d ≥ timeout 1d)',
+        'flows/t.yaml:5 steps[0].wait.timers[0].after: fires after the wait has timed out (2d > timeout 1d)',
         'flows/t.yaml:5 steps[0].wait.timers[1].after: is required: how long after the wait starts, e.g. 4h',
         "flows/t.yaml:5 steps[0].wait.timers[1].action: must be '<connection>.<operation>', e.g. 'wecom.approval.start'; got 'y'",
       ],

@@ -679,10 +679,10 @@ class FlowReader {
           else this.problem(join(tp, 'after'), 'is required: how long after the wait starts, e.g. 4h');
           const op = this.operation(t.action, join(tp, 'action'));
           const input = this.template(t.input, join(tp, 'input'), "the operation's input fields");
-          if (afterMs !== undefined && timeoutMs !== undefined && afterMs >= timeoutMs) {
+          if (afterMs !== undefined && timeoutMs !== undefined && afterMs > timeoutMs) {
             this.problem(
               join(tp, 'after'),
-              `fires after the wait has timed out (${formatDuration(afterMs)} ≥ timeout ${formatDuration(timeoutMs)})`,
+              `fires after the wait has timed out (${formatDuration(afterMs)} > timeout ${formatDuration(timeoutMs)})`,
             );
           }
           if (afterMs !== undefined && op && input)
