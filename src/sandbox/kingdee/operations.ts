@@ -65,7 +65,8 @@ export function applyOp(state: KingdeeState, actor: Actor, t: Table, rec: Stored
   const status = String(v.FDocumentStatus ?? 'A');
   const who = describe(form, rec);
   const word = form.kind === 'bill' ? '单据' : '数据';
-  const refuse = (why: string) => new KdFailure(MsgCode.validation, `${who}，${why}`, null);
+  // Spec 4.2: the captured "already audited" failure carries `FieldName: ""`.
+  const refuse = (why: string) => new KdFailure(MsgCode.validation, `${who}，${why}`, '');
   checkNetworkControl(state, form, rec);
   const now = state.clock.nowLocal();
   switch (op) {
