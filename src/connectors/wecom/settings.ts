@@ -1,6 +1,7 @@
 /**
  * A `wecom` connection's settings (docs/connectors/wecom.md). One connection is one self-built
- * application: WeCom issues one access_token per (corpid, secret) (spec §1, §2).
+ * application: WeCom issues one access_token per (corpid, secret) (spec §1, §2). `rate`,
+ * `concurrency` and `breaker` are generic connection keys handled by the config, not settings.
  */
 import { z } from 'zod';
 
@@ -24,10 +25,6 @@ export const wecomSettings = z.object({
     .optional(),
   /** Group robots by name → webhook key (the `key=` of the robot's webhook URL). */
   robots: z.record(z.string(), z.string().min(1)).default({}),
-  /** Overrides the connection's token bucket (calls per second, burst). */
-  rate: z
-    .object({ perSecond: z.number().positive(), burst: z.number().int().positive().optional() })
-    .optional(),
   /** Callbacks whose timestamp is further than this from our clock are refused as stale or replayed. */
   callbackMaxSkewSeconds: z.number().int().positive().default(300),
   /**
