@@ -108,21 +108,21 @@ describe('a client written from the spec alone', () => {
     const saved = await post(`${FORMS}.Save`, {
       parameters: ['SAL_SaleOrder', JSON.stringify({ NeedReturnFields: ['FBillNo'], Model: model })],
     });
-    const { Id, Number } = saved.json.Result;
+    const { Id, Number: No } = saved.json.Result;
     assert.equal(typeof Id, 'number');
-    assert.match(Number, /^XSDD\d{6}$/);
+    assert.match(No, /^XSDD\d{6}$/);
     assert.deepEqual(saved.json, {
       Result: {
         ResponseStatus: {
           IsSuccess: true,
           Errors: [],
-          SuccessEntitys: [{ Id, Number, DIndex: 0 }],
+          SuccessEntitys: [{ Id, Number: No, DIndex: 0 }],
           SuccessMessages: [],
           MsgCode: 0,
         },
         Id,
-        Number,
-        NeedReturnData: [{ FBillNo: Number }],
+        Number: No,
+        NeedReturnData: [{ FBillNo: No }],
       },
     });
     const ok = {
@@ -130,14 +130,14 @@ describe('a client written from the spec alone', () => {
         ResponseStatus: {
           IsSuccess: true,
           Errors: [],
-          SuccessEntitys: [{ Id, Number, DIndex: 0 }],
+          SuccessEntitys: [{ Id, Number: No, DIndex: 0 }],
           SuccessMessages: [],
           MsgCode: 0,
         },
       },
     };
     const submit = await post(`${FORMS}.Submit`, {
-      parameters: ['SAL_SaleOrder', JSON.stringify({ CreateOrgId: 0, Numbers: [Number], Ids: '' })],
+      parameters: ['SAL_SaleOrder', JSON.stringify({ CreateOrgId: 0, Numbers: [No], Ids: '' })],
     });
     assert.deepEqual(submit.json, ok);
     const audit = await post(`${FORMS}.Audit`, {
@@ -145,14 +145,14 @@ describe('a client written from the spec alone', () => {
     });
     assert.deepEqual(audit.json, ok);
     const again = await post(`${FORMS}.Audit`, {
-      parameters: ['SAL_SaleOrder', JSON.stringify({ CreateOrgId: 0, Numbers: [Number], Ids: '' })],
+      parameters: ['SAL_SaleOrder', JSON.stringify({ CreateOrgId: 0, Numbers: [No], Ids: '' })],
     });
     assert.deepEqual(again.json, {
       Result: {
         ResponseStatus: {
           ErrorCode: 500,
           IsSuccess: false,
-          Errors: [{ FieldName: '', Message: `单据编号为“${Number}”的销售订单，单据已经审核！`, DIndex: 0 }],
+          Errors: [{ FieldName: '', Message: `单据编号为“${No}”的销售订单，单据已经审核！`, DIndex: 0 }],
           SuccessEntitys: [],
           SuccessMessages: [],
           MsgCode: 11,

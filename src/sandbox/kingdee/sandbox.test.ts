@@ -120,7 +120,7 @@ describe('kingdee sandbox', () => {
       const q = {
         parameters: ['{"FormId":"BD_Currency","FieldKeys":"FNumber","FilterString":"FNumber = \'PRE001\'"}'],
       };
-      for (const headers of [{ 'kdservice-sessionid': sid }, { SID: sid }]) {
+      for (const headers of [{ 'kdservice-sessionid': sid }, { SID: sid }] as Record<string, string>[]) {
         const res = await fetch(`${k.sb.baseUrl}${FORMS}ExecuteBillQuery.common.kdsvc`, {
           method: 'POST',
           headers,
