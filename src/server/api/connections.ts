@@ -204,11 +204,13 @@ export function registerConnections(api: ApiRoutes, hub: Hub): void {
             err.problems.map((p) => ({
               ...p,
               path:
-                p.path === `${prefix}.type`
-                  ? 'type'
-                  : p.path.startsWith(`${prefix}.`)
-                    ? `settings.${p.path.slice(prefix.length + 1)}`
-                    : p.path,
+                p.path === prefix
+                  ? 'settings'
+                  : p.path === `${prefix}.type`
+                    ? 'type'
+                    : p.path.startsWith(`${prefix}.`)
+                      ? `settings.${p.path.slice(prefix.length + 1)}`
+                      : p.path,
             })),
           );
         }

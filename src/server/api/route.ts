@@ -88,7 +88,7 @@ export function actorOf(req: FastifyRequest): string {
   const given = Array.isArray(raw) ? raw[0] : raw;
   let actor: string;
   try {
-    actor = decodeURIComponent(given).trim();
+    actor = decodeURIComponent(given);
   } catch {
     throw new BadRequestError([{ path: 'headers.x-qiao-actor', message: 'is not valid percent-encoding' }]);
   }

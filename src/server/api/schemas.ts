@@ -11,11 +11,9 @@ import { FLOW_ID } from '../../flow/parse.ts';
 export const CONNECTION_ID = /^[a-z][a-z0-9-]{0,62}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export const connectionId = z
-  .string()
-  .regex(CONNECTION_ID, {
-    error: 'a connection id is lower-case letters, digits and dashes, starting with a letter',
-  });
+export const connectionId = z.string().regex(CONNECTION_ID, {
+  error: 'a connection id is lower-case letters, digits and dashes, starting with a letter',
+});
 export const flowId = z
   .string()
   .regex(FLOW_ID, { error: 'a flow id is lower-case letters, digits and dashes (at most 64)' });
