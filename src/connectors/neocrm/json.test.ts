@@ -32,3 +32,13 @@ describe('neocrm exact JSON', () => {
     );
   });
 });
+
+describe('neocrm exact JSON: the fast path never touches strings', () => {
+  it('a long digit run inside a string is left alone', () => {
+    const text = '{"comment":"单号:1234567890123456,见附件","x":[1,9007199254740993],"id":12}';
+    const body = parseNeocrmJson(text) as any;
+    assert.equal(body.comment, '单号:1234567890123456,见附件');
+    assert.deepEqual(body.x, [1, '9007199254740993']);
+    assert.equal(body.id, '12');
+  });
+});

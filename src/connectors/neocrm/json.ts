@@ -35,11 +35,47 @@ function isIdKey(key: string, value: number): boolean {
   return /Id(__c)?$/.test(key) && Math.abs(value) >= 2 ** 31;
 }
 
-/** Parses a Neocrm body; ids come back as decimal strings, exactly. */
+/** Integer literals of 16+ digits outside strings (ids; spec 1.2: "16 digits typical"). */
+const BIG_INT = /([:[,]\s*)(-?\d{16,})(?=\s*[,}\]])/g;
+
+/**
+ * Parses a Neocrm body; ids come back as decimal strings, exactly. The fast path quotes 16+-digit
+ * integer literals before a plain JSON.parse: a literal inside a string cannot be quoted that way
+ * without making the text invalid JSON, so any such case falls back to the exact source-text reviver.
+ */
 export function parseNeocrmJson(text: string): unknown {
+  let fast: unknown;
+  try {
+    fast = JSON.parse(text.replace(BIG_INT, '$1"$2"'));
+  } catch {
+    return parseWithSource(text);
+  }
+  return idKeysToStrings(fast);
+}
+
+/** Smaller integers under id keys become strings too, so an id's type never depends on its size. */
+function idKeysToStrings(v: unknown): unknown {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = idKeysToStrings(v[i]);
+    return v;
+  }
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      const x = o[k];
+      if (typeof x === 'number') {
+        if (Number.isInteger(x) && isIdKey(k, x)) o[k] = String(x);
+      } else if (x && typeof x === 'object') idKeysToStrings(x);
+    }
+  }
+  return v;
+}
+
+function parseWithSource(text: string): unknown {
   return J.parse(text, (key, value, context) => {
     if (typeof value !== 'number' || !Number.isInteger(value)) return value;
     const src = context?.source;
+    if (src && /^-?\d{16,}$/.test(src)) return src;
     if (!Number.isSafeInteger(value)) return src && /^-?\d+$/.test(src) ? src : value;
     return isIdKey(key, value) ? String(value) : value;
   });

@@ -7,8 +7,9 @@
  * whole, sorted locally by (updatedAt, id):
  *
  * 1. ties: records at exactly the cursor's time with a larger id, paged by `id > last order by id`;
- * 2. a probe `updatedAt > T order by id limit 0,N` gives `totalSize`; while the window holds more than a
- *    page, its upper bound is narrowed (a quantile of the probe's sample, else bisection) and probed again;
+ * 2. a probe `updatedAt >= T order by id limit 0,N` gives `totalSize` (and, when that is all, the
+ *    records themselves); when more than a page is left, the window's upper bound is searched by
+ *    interpolation on counts (`limit 0,1` probes), starting from the last window's density;
  * 3. the window is read whole (xoqlScroll, or query v2 paged by id) and sorted; when a single
  *    millisecond holds more than a page, it is paged by id like step 1.
  *
@@ -100,12 +101,51 @@ function stableFilter(filter: PollParams['filter']): string {
   return createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 12);
 }
 
+/**
+ * The next upper bound to probe: from the densest half of the sampled times inside the bracket, step
+ * as far as that density says `need` more records take; without a sample, bisect (or gallop upwards).
+ */
+function nextGuess(pool: number[], lo: { w: number }, hi: { w: number }, need: number, from: number): number {
+  const inner = pool.filter((t) => t > lo.w && t <= hi.w).sort((a, b) => a - b);
+  if (inner.length >= 2) {
+    const k = Math.max(1, Math.floor(inner.length / 2));
+    let span = Number.POSITIVE_INFINITY;
+    let j0 = 0;
+    for (let j = 0; j + k < inner.length; j++) {
+      if (inner[j + k] - inner[j] < span) {
+        span = inner[j + k] - inner[j];
+        j0 = j;
+      }
+    }
+    const density = k / Math.max(1, span);
+    return inner[j0] + Math.max(1, (need - j0) / density);
+  }
+  if (inner.length === 1) return inner[0];
+  return Number.isFinite(hi.w) ? lo.w + (hi.w - lo.w) / 2 : lo.w + 2 * Math.max(1000, lo.w - from + 1);
+}
+
 export function neocrmTriggers(
   api: NeocrmApi,
   settings: { queryPageSize: number },
 ): Record<string, TriggerSpec> {
   /** Cursors handed out with `more: true`, per params: the next call with one is a continuation (no overlap). */
   const continuations = new Map<string, string>();
+  /** The last window read per params (its width in ms and record count): the next window's first guess. */
+  const hints = new Map<string, { width: number; count: number }>();
+  const hintKey = (p: PollParams) => JSON.stringify(p);
+  /**
+   * Rows read past a page (a window is read whole, sorted, then cut), kept for the continuation that
+   * starts right after the page: it is served from here without a call. At most a few pages.
+   */
+  const buffers = new Map<string, { anchor: string; rows: Row[] }>();
+  /** Cuts a sorted window at `cap`, keeping the rest for the continuation. */
+  const cut = (p: PollParams, got: Row[], cap: number): Row[] => {
+    const page = got.slice(0, cap);
+    const last = page[page.length - 1];
+    if (last && got.length > cap)
+      buffers.set(hintKey(p), { anchor: `${last.time}|${last.id}`, rows: got.slice(cap) });
+    return page;
+  };
   const ceiling = settings.queryPageSize;
 
   async function fieldList(p: PollParams): Promise<string[]> {
@@ -146,7 +186,8 @@ export function neocrmTriggers(
     from: number,
     to: number | null,
     signal: AbortSignal,
-  ): Promise<Row[]> {
+    maxRows = Number.POSITIVE_INFINITY,
+  ): Promise<Row[] | undefined> {
     const cond = `updatedAt >= ${from}${to !== null ? ` and updatedAt <= ${to}` : ''}`;
     const rows: Row[] = [];
     if (p.reader === 'scroll') {
@@ -159,6 +200,8 @@ export function neocrmTriggers(
           const row = toRow(r);
           if (row) rows.push(row);
         }
+        // Too big to hold: the caller narrows the window instead (the open cursor just expires).
+        if (rows.length > maxRows) return undefined;
       }
     } else {
       let last: string | null = null;
@@ -169,6 +212,7 @@ export function neocrmTriggers(
         );
         const batch = page.records.map(toRow).filter((r): r is Row => !!r);
         rows.push(...batch);
+        if (rows.length > maxRows) return undefined;
         if (batch.length < ceiling) break;
         last = batch[batch.length - 1].id;
       }
@@ -186,8 +230,14 @@ export function neocrmTriggers(
     lower: Lower,
     limit: number,
     signal: AbortSignal,
+    continuing: boolean,
   ): Promise<{ rows: Row[]; done: boolean }> {
     const rows: Row[] = [];
+    const buffered = buffers.get(hintKey(p));
+    buffers.delete(hintKey(p));
+    if (continuing && buffered && buffered.anchor === `${lower.time}|${lower.id}`) {
+      return { rows: cut(p, buffered.rows, limit), done: false };
+    }
     let from = lower.time;
     if (lower.id !== null) {
       rows.push(...(await ties(p, fields, lower.time, lower.id, limit, signal)));
@@ -195,55 +245,81 @@ export function neocrmTriggers(
       from = lower.time + 1;
     }
     const cap = limit - rows.length;
-    const probe = (lo: number, hi: number | null) =>
-      api.queryV2(
-        `select ${fields.join(',')} from ${queryName(p.object)} where updatedAt >= ${lo}${hi !== null ? ` and updatedAt <= ${hi}` : ''} order by id asc limit 0,${ceiling}`,
-        signal,
-      );
-    // The window is [from, to]; `res` probes it (totalSize, and a sample of the first ids).
-    let to: number | null = null;
-    let res = await probe(from, to);
-    if (res.totalSize <= res.records.length && res.totalSize <= cap) {
+    const hint = continuing ? hints.get(hintKey(p)) : undefined;
+    if (hint) {
+      // Working through a backlog: read the window the last one's density suggests, without probing.
+      // Too many rows → the search below; a sorted window is cut at a page, which skips nothing.
+      // Aim at two pages: what is read past this page is served to the next one from the buffer.
+      const w = from + Math.max(1, Math.round((hint.width * cap * 2) / Math.max(1, hint.count))) - 1;
+      const got = await windowRows(p, fields, from, w, signal, 4 * cap);
+      if (got && got.length > 0) {
+        hints.set(hintKey(p), { width: w - from + 1, count: got.length });
+        rows.push(...cut(p, got, cap));
+        return { rows, done: false };
+      }
+      if (got) from = w + 1;
+    }
+    const where = (lo: number, hi: number | null) =>
+      `updatedAt >= ${lo}${hi !== null && Number.isFinite(hi) ? ` and updatedAt <= ${hi}` : ''}`;
+    const first = await api.queryV2(
+      `select ${fields.join(',')} from ${queryName(p.object)} where ${where(from, null)} order by id asc limit 0,${ceiling}`,
+      signal,
+    );
+    if (first.totalSize <= first.records.length && first.totalSize <= cap) {
       // Everything left fits in the probe itself: no second call (the steady state of a frequent poll).
       rows.push(
-        ...res.records
+        ...first.records
           .map(toRow)
           .filter((r): r is Row => !!r)
           .sort(byTimeId),
       );
       return { rows, done: true };
     }
-    // Narrow while the window holds more than a page. Each round either lowers `to` or raises `from`,
-    // so it ends; the guard only bounds the number of probes (a larger window is still read correctly).
-    for (let round = 0; res.totalSize > cap && round < 64; round++) {
-      if (to !== null && to <= from) {
-        // One millisecond holding more than a page: page it by id.
-        rows.push(...(await ties(p, fields, from, null, cap, signal)));
-        return { rows, done: false };
-      }
-      const times = res.records
-        .map((r) => Number(r.updatedAt))
-        .filter(Number.isFinite)
-        .sort((a, b) => a - b);
-      // A quantile of the sample aiming at ~80 % of a page, else bisection when that makes no progress.
-      let w = times.length
-        ? times[Math.min(times.length - 1, Math.floor((cap / res.totalSize) * times.length * 0.8))]
-        : from;
-      if (to !== null && w >= to) w = from + Math.floor((to - from) / 2);
-      w = Math.max(from, w);
-      const r = await probe(from, w);
-      if (r.totalSize === 0) {
-        // Nothing in [from, w]: the window starts after it.
-        from = w + 1;
-        res = await probe(from, to);
-      } else {
-        res = r;
-        to = w;
+    if (first.totalSize <= cap) {
+      const got = (await windowRows(p, fields, from, null, signal)) ?? [];
+      rows.push(...got.slice(0, cap));
+      return { rows, done: got.length <= cap };
+    }
+    // Find `to` with count([from, to]) within a page, keeping a bracket lo ≤ page < hi on the (monotone)
+    // count. Each probe counts one increment (lo, w] and samples its first ids' times; the next guess
+    // steps from the densest part of the sampled times. Overshooting is cheap (a fresh sample of the
+    // narrower bracket), so the guesses lean that way.
+    const target = Math.max(1, Math.floor(cap * 0.8));
+    let lo = { w: from - 1, c: 0 };
+    let hi = { w: Number.POSITIVE_INFINITY, c: first.totalSize };
+    let pool = first.records.map((r) => Number(r.updatedAt)).filter(Number.isFinite);
+    for (let round = 0; round < 12 && hi.w - lo.w > 1; round++) {
+      const guess = nextGuess(pool, lo, hi, target - lo.c, from);
+      const w = Math.min(
+        Math.max(Math.round(guess), lo.w + 1),
+        Number.isFinite(hi.w) ? hi.w - 1 : Number.MAX_SAFE_INTEGER,
+      );
+      const inc = await api.queryV2(
+        `select id,updatedAt from ${queryName(p.object)} where ${where(lo.w + 1, w)} order by id asc limit 0,${ceiling}`,
+        signal,
+      );
+      const c = lo.c + inc.totalSize;
+      pool = pool
+        .filter((t) => t > lo.w)
+        .concat(inc.records.map((r) => Number(r.updatedAt)).filter(Number.isFinite));
+      if (c > cap) hi = { w, c };
+      else {
+        lo = { w, c };
+        if (c >= cap / 2) break;
       }
     }
-    const got = await windowRows(p, fields, from, to, signal);
-    rows.push(...got.slice(0, cap));
-    return { rows, done: to === null && got.length <= cap };
+    if (lo.c === 0 && hi.w - lo.w <= 1) {
+      // One millisecond holding more than a page: page it by id.
+      rows.push(...(await ties(p, fields, hi.w, null, cap, signal)));
+      return { rows, done: false };
+    }
+    // Normally [from, lo.w] holds at most a page; if the search gave up empty-handed, read the larger
+    // window and keep its first page (still in order, so nothing is skipped).
+    const to = lo.c > 0 ? lo.w : hi.w;
+    if (lo.c > 0) hints.set(hintKey(p), { width: lo.w - from + 1, count: lo.c });
+    const got = (await windowRows(p, fields, from, Number.isFinite(to) ? to : null, signal)) ?? [];
+    rows.push(...cut(p, got, cap));
+    return { rows, done: false };
   }
 
   const poll: PollTriggerSpec<PollParams> = {
@@ -263,7 +339,7 @@ export function neocrmTriggers(
       else lower = { time: Math.max(0, Number(cursor.time) - params.overlapMs), id: null };
 
       const fields = await fieldList(params);
-      const { rows, done } = await next(params, fields, lower, params.pageSize, ctx.signal);
+      const { rows, done } = await next(params, fields, lower, params.pageSize, ctx.signal, continuing);
       const records: PolledRecord[] = [];
       const filterKey = params.keyBy === 'transition' ? stableFilter(params.filter) : '';
       for (const row of rows) {

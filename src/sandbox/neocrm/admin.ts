@@ -22,6 +22,7 @@ import {
 } from './records.ts';
 import { INTEGRATION_USER, seedTenant } from './seed.ts';
 import {
+  bump,
   DEFAULT_CONFIG,
   emptyStats,
   fail,
@@ -226,6 +227,7 @@ export function admin(t: Tenant, req: SandboxRequest, ctx: AdminContext): Sandbo
         }
         ids.push(rec.id as string);
       }
+      bump(t, def.apiKey);
       return json({ count: ids.length, ids });
     }
     const id = idValue(a2) ?? '';

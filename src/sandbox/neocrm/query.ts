@@ -92,26 +92,29 @@ function literalId(l: Literal): string | undefined {
   return s && /^\d+$/.test(s) ? s.replace(/^0+(?=\d)/, '') : undefined;
 }
 
+/** A literal with its numeric and id readings worked out once per statement. */
+interface Prepped {
+  lit: Literal;
+  num: number | undefined;
+  id: string | undefined;
+}
+
+const prep = (lit: Literal): Prepped => ({ lit, num: literalNumber(lit), id: literalId(lit) });
+
 /** -1/0/1, or undefined when the two cannot be compared (null, type mismatch). */
-function compare(value: unknown, field: FieldDef | undefined, lit: Literal): number | undefined {
+function compare(value: unknown, field: FieldDef | undefined, p: Prepped): number | undefined {
+  const lit = p.lit;
   if (value === undefined || value === null || lit.kind === 'null') return undefined;
   const kind = field?.kind;
   if (kind === 'id' || kind === 'lookup' || kind === 'entityType') {
-    const id = literalId(lit);
-    return id === undefined || typeof value !== 'string' ? undefined : Math.sign(compareIds(value, id));
+    return p.id === undefined || typeof value !== 'string' ? undefined : Math.sign(compareIds(value, p.id));
   }
-  if (typeof value === 'number') {
-    const n = literalNumber(lit);
-    return n === undefined ? undefined : Math.sign(value - n);
-  }
+  if (typeof value === 'number') return p.num === undefined ? undefined : Math.sign(value - p.num);
   if (typeof value === 'boolean') {
     const b = lit.kind === 'bool' ? lit.value : lit.kind === 'number' ? lit.text === '1' : undefined;
     return b === undefined ? undefined : value === b ? 0 : 1;
   }
-  if (Array.isArray(value)) {
-    const n = literalNumber(lit);
-    return value.includes(n) ? 0 : 1;
-  }
+  if (Array.isArray(value)) return value.includes(p.num) ? 0 : 1;
   const s =
     lit.kind === 'string'
       ? lit.value
@@ -147,7 +150,8 @@ function compile(t: Tenant, def: ObjectDef, e: Expr): (rec: Rec) => boolean {
       return (rec) => !inner(rec);
     }
     case 'cmp': {
-      const { op, value: lit } = e;
+      const { op } = e;
+      const lit = prep(e.value);
       const plain = !e.field.includes('.');
       const f = plain ? def.byKey.get(e.field) : undefined;
       return (rec) => {
@@ -175,27 +179,32 @@ function compile(t: Tenant, def: ObjectDef, e: Expr): (rec: Rec) => boolean {
         return e.not ? !hit && v !== undefined && v !== null : hit;
       };
     }
-    case 'in':
+    case 'in': {
+      const values = e.values.map(prep);
       return (rec) => {
         const r = resolve(t, def, rec, e.field);
         if (r.value === undefined || r.value === null) return false;
-        const hit = e.values.some((l) => compare(r.value, r.field, l) === 0);
+        const hit = values.some((l) => compare(r.value, r.field, l) === 0);
         return e.not ? !hit : hit;
       };
+    }
     case 'null':
       return (rec) => {
         const v = resolve(t, def, rec, e.field).value;
         const isNull = v === undefined || v === null || v === '';
         return e.not ? !isNull : isNull;
       };
-    case 'between':
+    case 'between': {
+      const low = prep(e.low);
+      const high = prep(e.high);
       return (rec) => {
         const r = resolve(t, def, rec, e.field);
-        const lo = compare(r.value, r.field, e.low);
-        const hi = compare(r.value, r.field, e.high);
+        const lo = compare(r.value, r.field, low);
+        const hi = compare(r.value, r.field, high);
         const hit = lo !== undefined && hi !== undefined && lo >= 0 && hi <= 0;
         return e.not ? !hit && lo !== undefined : hit;
       };
+    }
   }
 }
 
@@ -256,13 +265,70 @@ function prepare(t: Tenant, text: string, dialect: Dialect): Prepared {
   return { def, st, match };
 }
 
+/** The `updatedAt` bounds a condition imposes on every match (its top-level `and` terms), if any. */
+function timeBounds(e: Expr | undefined): { lo: number; hi: number } | undefined {
+  if (!e) return undefined;
+  if (e.kind === 'and') {
+    const a = timeBounds(e.left);
+    const b = timeBounds(e.right);
+    if (!a) return b;
+    if (!b) return a;
+    return { lo: Math.max(a.lo, b.lo), hi: Math.min(a.hi, b.hi) };
+  }
+  const num = (l: Literal) => literalNumber(l);
+  if (e.kind === 'cmp' && e.field === 'updatedAt') {
+    const n = num(e.value);
+    if (n === undefined) return undefined;
+    if (e.op === '=') return { lo: n, hi: n };
+    if (e.op === '>=') return { lo: n, hi: Number.POSITIVE_INFINITY };
+    if (e.op === '>') return { lo: Math.floor(n) + 1, hi: Number.POSITIVE_INFINITY };
+    if (e.op === '<=') return { lo: Number.NEGATIVE_INFINITY, hi: n };
+    if (e.op === '<') return { lo: Number.NEGATIVE_INFINITY, hi: Math.ceil(n) - 1 };
+  }
+  if (e.kind === 'between' && !e.not && e.field === 'updatedAt') {
+    const lo = num(e.low);
+    const hi = num(e.high);
+    if (lo !== undefined && hi !== undefined) return { lo, hi };
+  }
+  return undefined;
+}
+
+/** Index-assisted candidates for a time-bounded read (a database would use its updatedAt index). */
+function candidates(t: Tenant, p: Prepared): Iterable<Rec> {
+  const store = t.records.get(p.def.apiKey)!;
+  const bounds = store.size > 1000 ? timeBounds(p.st.where) : undefined;
+  if (!bounds) return store.values();
+  const version = t.versions.get(p.def.apiKey) ?? 0;
+  let idx = t.timeIndex.get(p.def.apiKey);
+  if (!idx || idx.version !== version) {
+    const recs = [...store.values()].sort((a, b) => (a.updatedAt as number) - (b.updatedAt as number));
+    idx = { version, times: recs.map((r) => r.updatedAt as number), recs };
+    t.timeIndex.set(p.def.apiKey, idx);
+  }
+  const first = (x: number) => {
+    let lo = 0;
+    let hi = idx.times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (idx.times[mid] < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const start = first(bounds.lo);
+  const end = bounds.hi === Number.POSITIVE_INFINITY ? idx.times.length : first(bounds.hi + 1);
+  return idx.recs.slice(start, Math.max(start, end));
+}
+
 /** Visible matching records, in id order unless the statement orders otherwise. */
 function select(t: Tenant, p: Prepared, actor: Actor): Rec[] {
   const out: Rec[] = [];
-  for (const rec of t.records.get(p.def.apiKey)!.values()) {
+  for (const rec of candidates(t, p)) {
     if (p.match(rec) && canSee(t, actor, p.def.apiKey, rec)) out.push(rec);
   }
   const order = p.st.orderBy.length ? p.st.orderBy : [{ field: 'id', desc: false }];
+  // Records are stored in id order as a rule (ids only grow), so the usual `order by id asc` is a check.
+  if (order.length === 1 && order[0].field === 'id' && !order[0].desc && isIdSorted(out)) return out;
   out.sort((a, b) => {
     for (const o of order) {
       const x = a[o.field];
@@ -281,6 +347,12 @@ function select(t: Tenant, p: Prepared, actor: Actor): Rec[] {
     return 0;
   });
   return out;
+}
+
+function isIdSorted(rows: Rec[]): boolean {
+  for (let i = 1; i < rows.length; i++)
+    if (compareIds(rows[i - 1].id as string, rows[i].id as string) > 0) return false;
+  return true;
 }
 
 function xoqlRow(t: Tenant, p: Prepared, rec: Rec): Rec {

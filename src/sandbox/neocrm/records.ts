@@ -6,7 +6,7 @@
  */
 import { rawInt } from './json.ts';
 import { type FieldDef, isIdKind, LOCK_STATUS, type ObjectDef } from './metadata.ts';
-import { fail, NeoFailure, newId, now, type Rec, type Tenant } from './state.ts';
+import { bump, fail, NeoFailure, newId, now, type Rec, type Tenant } from './state.ts';
 
 /** Who performs a call: the token's user, and whether `xsy-criteria: 10` was sent (spec 2.5). */
 export interface Actor {
@@ -126,12 +126,49 @@ function bodyData(body: unknown): Rec {
 
 export { bodyData };
 
+/**
+ * The unique-field index of one object field (value → record id), built on first use and kept up to
+ * date by every write, so duplicate checks stay O(1) on large tenants.
+ */
+function uniqueIndex(t: Tenant, def: ObjectDef, f: FieldDef): Map<unknown, string> {
+  const key = `${def.apiKey}.${f.apiKey}`;
+  let idx = t.uniqueIndex.get(key);
+  if (!idx) {
+    idx = new Map();
+    for (const [id, rec] of t.records.get(def.apiKey)!) {
+      const v = rec[f.apiKey];
+      if (v !== undefined && v !== null && v !== '') idx.set(v, id);
+    }
+    t.uniqueIndex.set(key, idx);
+  }
+  return idx;
+}
+
 function checkUnique(t: Tenant, def: ObjectDef, f: FieldDef, value: unknown, selfId?: string): void {
   if (!f.unique || value === null || value === undefined || value === '') return;
-  for (const [id, rec] of t.records.get(def.apiKey)!) {
-    if (id !== selfId && rec[f.apiKey] === value) {
-      throw fail.validation(`字段[${label(f)}]的值[${String(value)}]已存在，不能重复`, f.apiKey);
-    }
+  const owner = uniqueIndex(t, def, f).get(value);
+  if (owner !== undefined && owner !== selfId) {
+    throw fail.validation(`字段[${label(f)}]的值[${String(value)}]已存在，不能重复`, f.apiKey);
+  }
+}
+
+/** Keeps the unique indexes in step with a record's unique fields (before → after). */
+function reindex(
+  t: Tenant,
+  def: ObjectDef,
+  id: string,
+  before: Rec | undefined,
+  after: Rec | undefined,
+): void {
+  for (const f of def.fields) {
+    if (!f.unique) continue;
+    const idx = t.uniqueIndex.get(`${def.apiKey}.${f.apiKey}`);
+    if (!idx) continue;
+    const a = before?.[f.apiKey];
+    const b = after?.[f.apiKey];
+    if (a === b) continue;
+    if (a !== undefined && a !== null && a !== '' && idx.get(a) === id) idx.delete(a);
+    if (b !== undefined && b !== null && b !== '') idx.set(b, id);
   }
 }
 
@@ -211,6 +248,8 @@ export function createRecord(t: Tenant, def: ObjectDef, data: Rec, actor: Actor)
     rec.contractCode = `HT-${String(t.records.get(def.apiKey)!.size + 1).padStart(6, '0')}`;
   if (def.apiKey === 'paymentApplication') rec.activationStatus = 1;
   t.records.get(def.apiKey)!.set(id, rec);
+  reindex(t, def, id, undefined, rec);
+  bump(t, def.apiKey);
   return rec;
 }
 
@@ -241,7 +280,7 @@ export function updateRecord(t: Tenant, def: ObjectDef, id: string, data: Rec, a
     changes[key] = v;
   }
   takeWriteFault(t);
-  applyChanges(t, rec, changes, actor.userId);
+  applyChanges(t, rec, changes, actor.userId, undefined, def);
   return rec;
 }
 
@@ -250,13 +289,24 @@ export function updateRecord(t: Tenant, def: ObjectDef, id: string, data: Rec, a
  * since the last write of this record, the new stamp is one ms later, so `(id, updatedAt)` names one
  * version (an incremental reader keys on it, spec 6).
  */
-export function applyChanges(t: Tenant, rec: Rec, changes: Rec, userId: string, at?: number): void {
+export function applyChanges(
+  t: Tenant,
+  rec: Rec,
+  changes: Rec,
+  userId: string,
+  at?: number,
+  def?: ObjectDef,
+): void {
+  const before = def ? { ...rec } : undefined;
   for (const [k, v] of Object.entries(changes)) {
     if (v === null) delete rec[k];
     else rec[k] = v;
   }
+  if (def) reindex(t, def, rec.id as string, before, rec);
   rec.updatedAt = at ?? Math.max(now(t), (rec.updatedAt as number) + 1);
   rec.updatedBy = userId;
+  // Every object's records can change through here; invalidate them all (cheap: a counter each).
+  for (const k of t.records.keys()) if (t.records.get(k)!.get(rec.id as string) === rec) bump(t, k);
 }
 
 export function deleteRecord(t: Tenant, def: ObjectDef, id: string, actor: Actor): void {
@@ -264,6 +314,8 @@ export function deleteRecord(t: Tenant, def: ObjectDef, id: string, actor: Actor
   if (rec.lockStatus === LOCK_STATUS.locked) throw fail.validation('数据已锁定，不能删除');
   takeWriteFault(t);
   t.records.get(def.apiKey)!.delete(id);
+  reindex(t, def, id, rec, undefined);
+  bump(t, def.apiKey);
 }
 
 /**

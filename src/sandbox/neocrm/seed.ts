@@ -71,6 +71,8 @@ function put(t: Tenant, object: string, id: string, rec: Rec, createdAt: number,
 
 export function seedTenant(t: Tenant): void {
   for (const m of t.records.values()) m.clear();
+  t.uniqueIndex.clear();
+  t.timeIndex.clear();
   t.logins.clear();
   t.admins.clear();
   const at = now(t);

@@ -184,6 +184,12 @@ export interface Tenant {
   admins: Set<string>;
   meta: Map<string, ObjectDef>;
   records: Map<string, Map<string, Rec>>;
+  /** Per-object write counters: a cached read index is valid while its object's counter is unchanged. */
+  versions: Map<string, number>;
+  /** Records of an object sorted by `updatedAt`, built lazily by query.ts for time-range reads. */
+  timeIndex: Map<string, { version: number; times: number[]; recs: Rec[] }>;
+  /** Unique-field indexes (`object.field` → value → id), built lazily by records.ts. */
+  uniqueIndex: Map<string, Map<unknown, string>>;
   tokens: Map<string, TokenInfo>;
   refreshTokens: Map<string, { userId: string; clientId: string }>;
   authCodes: Map<string, { userId: string; clientId: string; redirectUri: string; expiresAt: number }>;
@@ -220,6 +226,9 @@ export function createTenant(options: NeocrmSandboxOptions = {}): Tenant {
     admins: new Set(),
     meta: buildMetadata(1_735_200_000_000_000n + BigInt(seed) * 1000n),
     records: new Map(),
+    uniqueIndex: new Map(),
+    versions: new Map(),
+    timeIndex: new Map(),
     tokens: new Map(),
     refreshTokens: new Map(),
     authCodes: new Map(),
@@ -258,6 +267,11 @@ export function objectByQueryName(t: Tenant, name: string): ObjectDef | undefine
   for (const def of t.meta.values()) if (def.queryName === name) return def;
   const def = t.meta.get(name);
   return def?.queryName ? undefined : def;
+}
+
+/** Marks an object written (invalidates cached read indexes). */
+export function bump(t: Tenant, objectKey: string): void {
+  t.versions.set(objectKey, (t.versions.get(objectKey) ?? 0) + 1);
 }
 
 export function countOp(t: Tenant, op: string): void {
