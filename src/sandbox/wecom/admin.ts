@@ -240,6 +240,7 @@ export async function handleAdmin(deps: AdminDeps, req: SandboxRequest): Promise
           if (isObj(body.perHour)) Object.assign(w.limits.perHour, body.perHour);
           for (const k of [
             'concurrency',
+            'processingMs',
             'messagesPerMemberPerMinute',
             'robotPerMinute',
             'badSecretsPerHour',

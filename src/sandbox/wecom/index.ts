@@ -148,6 +148,7 @@ export async function startWecomSandbox(options: SandboxStartOptions = {}): Prom
     try {
       checkRate(w, req.path);
       leave = enter(w, req.path);
+      if (w.limits.processingMs > 0) await new Promise((r) => setTimeout(r, w.limits.processingMs));
       // Robot webhooks and gettoken carry no token; a POST API called with GET gets WeCom's "empty body".
       if (route.method === 'POST' && req.method !== 'POST') throw new WecomApiError(40063, 'use POST');
       const app = route.auth ? appOf(w, req) : undefined;

@@ -258,8 +258,21 @@ describe('wecom sandbox: messages, cards, robot, contacts (spec §6, §7)', () =
       assert.equal((await get()).errcode, 45009);
       await admin(sb, 'heal', {});
       assert.equal((await get()).errcode, 0);
+      // A concurrency limit of 2 calls in flight per API: the third at once gets 45033.
+      await admin(sb, 'limits', {
+        concurrency: 2,
+        processingMs: 500,
+        perMinute: { '/cgi-bin/user/get': 10_000 },
+      });
+      const codes = (await Promise.all([get(), get(), get()])).map((r) => r.errcode).sort();
+      assert.deepEqual(codes, [0, 0, 45033]);
     } finally {
-      await admin(sb, 'limits', { enabled: false, perMinute: { '/cgi-bin/user/get': 10_000 } });
+      await admin(sb, 'limits', {
+        enabled: false,
+        concurrency: 0,
+        processingMs: 0,
+        perMinute: { '/cgi-bin/user/get': 10_000 },
+      });
     }
   });
 });

@@ -338,6 +338,7 @@ export function seedWorld(): WecomWorld {
       },
       perHour: { '*': 150_000 },
       concurrency: 0,
+      processingMs: 0,
       messagesPerMemberPerMinute: 30,
       robotPerMinute: 20,
       badSecretsPerHour: 2000,

@@ -229,6 +229,8 @@ export interface LimitSettings {
   perHour: Record<string, number>;
   /** In-flight calls per API path (45033), 0 = off. */
   concurrency: number;
+  /** Time each call holds its concurrency slot (WeCom's own processing time), 0 = none. */
+  processingMs: number;
   /** Application messages per member per minute, excess silently dropped (spec §9). */
   messagesPerMemberPerMinute: number;
   /** Group robot messages per key per minute (spec §6.3); on by default because it is the robot's documented limit. */
