@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import jsonata from 'jsonata';
 import {
   compileExpression,
   compileTemplate,
@@ -75,6 +76,61 @@ describe('evaluateExpression', () => {
     assert.equal(await evaluateExpression('=$cnyWords(amount)', ctx), '壹佰贰拾捌万元整');
     assert.equal(await evaluateExpression('=$fen(amount)', ctx), 128_000_000);
     assert.equal(await evaluateExpression('=$contains(opportunityName, "自动化")', ctx), true);
+  });
+
+  it('answers plain paths and comparisons exactly as JSONata does', async () => {
+    const values: unknown[] = [
+      3,
+      0,
+      -2.5,
+      'won',
+      '3',
+      '',
+      null,
+      true,
+      false,
+      undefined,
+      { a: 1 },
+      [1, 2],
+      [3],
+    ];
+    const sources = [
+      'v',
+      'event.v',
+      'v = 3',
+      'v != 3',
+      'v = "won"',
+      "v != 'won'",
+      'v = null',
+      'v != null',
+      'v = true',
+      'v < 5',
+      'v >= -2.5',
+      'v > "a"',
+      'v <= 0',
+      'event.v = 3',
+      'steps.s.v >= 3',
+    ];
+    for (const v of values) {
+      const ctx: ExprContext = {
+        event: v === undefined ? {} : { v },
+        steps: { s: v === undefined ? {} : { v } },
+      };
+      const input = { ...(ctx.event as object), ...ctx };
+      for (const src of sources) {
+        const expected = await jsonata(src)
+          .evaluate(input)
+          .then(
+            (r) => ({ ok: JSON.stringify(r) }),
+            (e: { code: string }) => ({ err: e.code }),
+          );
+        const actual = await evaluateExpression(src, ctx).then(
+          (r) => ({ ok: JSON.stringify(r) }),
+          (e: { code: string }) => ({ err: e.code }),
+        );
+        assert.deepEqual(actual, expected, `${src} with v = ${JSON.stringify(v)}`);
+      }
+    }
   });
 
   it('accepts a source without the leading =', async () => {
