@@ -92,7 +92,7 @@ const USERS = ['Lina', 'Zhangwei', 'Liuyang', 'Chenjing', 'Yangfan', 'Zhaomin', 
     });
     line('user.lookup', viaLookup, rawLookup, 'calls/s');
 
-    const rawSend = await rate(MESSAGES, IN_FLIGHT, async (i) => {
+    const rawSendOnce = async (i: number) => {
       const r = (await (
         await fetch(`${sb.baseUrl}/cgi-bin/message/send?access_token=${token}`, {
           method: 'POST',
@@ -106,8 +106,8 @@ const USERS = ['Lina', 'Zhangwei', 'Liuyang', 'Chenjing', 'Yangfan', 'Zhaomin', 
         })
       ).json()) as { errcode: number };
       if (r.errcode !== 0) throw new Error(`raw message/send ${r.errcode}`);
-    });
-    const viaSend = await rate(MESSAGES, IN_FLIGHT, async (i) => {
+    };
+    const sendOnce = async (i: number) => {
       await send.run(
         send.input.parse({
           to: { users: [USERS[i % USERS.length]] },
@@ -116,7 +116,13 @@ const USERS = ['Lina', 'Zhangwei', 'Liuyang', 'Chenjing', 'Yangfan', 'Zhaomin', 
         }),
         testActionContext(`m${i}`),
       );
+    };
+    await rate(300, IN_FLIGHT, async (i) => {
+      await rawSendOnce(MESSAGES + i);
+      await sendOnce(MESSAGES + i);
     });
+    const rawSend = await rate(MESSAGES, IN_FLIGHT, rawSendOnce);
+    const viaSend = await rate(MESSAGES, IN_FLIGHT, sendOnce);
     line('message.send', viaSend, rawSend, 'messages/s');
   } finally {
     await sb.close();
