@@ -86,7 +86,7 @@ export class Engine {
       connections: opts.connections,
       actionTimeoutMs: opts.actionTimeoutMs,
     });
-    this.scheduler = new Scheduler(this);
+    this.scheduler = new Scheduler(this, opts.embedded === true);
   }
 
   async start(): Promise<void> {
@@ -281,20 +281,20 @@ export class Engine {
         });
       }
       if (claimed.length === 0 || this.inFlight.size >= this.concurrency) {
-        const next =
-          this.inFlight.size >= this.concurrency
-            ? undefined
-            : await this.store.nextWakeAt().catch(() => undefined);
-        const delay = next === undefined ? 1_000 : Math.max(0, Math.min(1_000, next - Date.now()));
-        if (delay > 0 || this.inFlight.size >= this.concurrency) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, this.inFlight.size >= this.concurrency ? 1_000 : delay);
-            this.wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-        }
+        const full = this.inFlight.size >= this.concurrency;
+        const next = full ? undefined : await this.store.nextWakeAt().catch(() => undefined);
+        // Something is due but nothing was claimable: a timer. Fire it here rather than spin.
+        if (!full && next !== undefined && next <= Date.now()) await this.fireTimers().catch(() => 0);
+        // Never less than 1 ms: with node:sqlite every store call resolves at once, and a loop of
+        // microtasks alone would starve the event loop (sockets, intervals) of its turn.
+        const delay = full || next === undefined ? 1_000 : Math.max(1, Math.min(1_000, next - Date.now()));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
       }
     }
     // Let steps in flight finish (their results commit; leases would otherwise expire).

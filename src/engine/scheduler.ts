@@ -22,8 +22,11 @@ export class Scheduler {
   private readonly nextPoll = new Map<string, number>();
   private readonly lastSlot = new Map<string, number>();
 
-  constructor(engine: Engine) {
+  private readonly embedded: boolean;
+
+  constructor(engine: Engine, embedded: boolean) {
     this.engine = engine;
+    this.embedded = embedded;
   }
 
   start(): void {
@@ -50,7 +53,10 @@ export class Scheduler {
     if (this.busy) return;
     this.busy = true;
     try {
-      this.leader = await this.engine.store.tryLead('scheduler', this.engine.workerId, 15_000);
+      // An embedded store has one process by definition: it leads without asking, so a restart after
+      // a crash does not wait for the dead process's lease to run out.
+      this.leader =
+        this.embedded || (await this.engine.store.tryLead('scheduler', this.engine.workerId, 15_000));
       if (!this.leader) return;
       const now = Date.now();
       for (const row of this.engine.flows.enabled()) {

@@ -23,7 +23,7 @@ export interface HttpTargetHandle extends SandboxHandle {
   /** Requests received per idempotency key (retries included). */
   deliveries: Map<string, number>;
   items: Map<string, TargetItem>;
-  /** Total POST /items requests. */
+  /** Total POST /items requests that passed authentication (rate-limited ones included). */
   requests(): number;
 }
 
@@ -67,6 +67,7 @@ export async function startHttpTarget(
     if (req.headers.authorization !== `Bearer ${token}`) {
       return { status: 401, body: { error: 'unauthorized', message: 'missing or wrong bearer token' } };
     }
+    if (req.method === 'POST' && req.path === '/items') posts += 1;
     if (rateLimitedFor > 0) {
       return {
         status: 429,
@@ -79,7 +80,6 @@ export async function startHttpTarget(
       return { status: 404, body: { error: 'not_found', message: `no route ${req.method} ${req.path}` } };
     const id = m[1];
     if (req.method === 'POST' && !id) {
-      posts += 1;
       const key = req.headers['idempotency-key'];
       if (typeof key === 'string') {
         deliveries.set(key, (deliveries.get(key) ?? 0) + 1);
