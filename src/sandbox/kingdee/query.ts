@@ -171,12 +171,27 @@ export function column(state: KingdeeState, t: Table, key: string): Column {
 
 const NUMERIC: ReadonlySet<ValueKind> = new Set(['int', 'decimal', 'ref', 'assistant', 'dynref', 'id']);
 
+const STAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}$/;
+const stampCache = new Map<string, string | undefined>();
+
+/** `normaliseLocal`, with a fast path for stored stamps (already normal) and a small cache for literals. */
+function stamp(v: string): string | undefined {
+  if (STAMP.test(v)) return v;
+  let n = stampCache.get(v);
+  if (n === undefined && !stampCache.has(v)) {
+    n = normaliseLocal(v);
+    if (stampCache.size > 10_000) stampCache.clear();
+    stampCache.set(v, n);
+  }
+  return n;
+}
+
 /** SQL Server compares text case-insensitively under K/3's default collation. */
 function compareValues(kind: ValueKind, a: unknown, b: unknown): number | undefined {
   if (a === null || a === undefined || b === null || b === undefined) return undefined;
   if (kind === 'date' || kind === 'datetime') {
-    const x = normaliseLocal(String(a));
-    const y = normaliseLocal(String(b));
+    const x = stamp(String(a));
+    const y = stamp(String(b));
     if (!x || !y) return undefined;
     return x < y ? -1 : x > y ? 1 : 0;
   }
