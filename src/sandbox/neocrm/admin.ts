@@ -55,7 +55,9 @@ function configPatch(input: Rec): Partial<NeocrmSandboxConfig> {
     const ok =
       k === 'rateLimit'
         ? v === null || (typeof v === 'object' && typeof (v as Rec).perSecond === 'number')
-        : typeof v === typeof d || (d === null && v !== undefined);
+        : k === 'tokenFailureStatus'
+          ? v === null || (typeof v === 'number' && v >= 200 && v < 600)
+          : typeof v === typeof d;
     if (!ok) throw fail.validation(`bad value for config key ${k}`);
     (out as Rec)[k] = k === 'rateLimit' && v ? { burst: (v as Rec).perSecond, ...(v as Rec) } : v;
   }

@@ -91,6 +91,14 @@ describe('neocrm sandbox: OAuth', () => {
       assert.equal(r.json.error, error);
       assert.ok(r.json.error_description);
     }
+    await admin(sb, '/config', { tokenFailureStatus: 200 });
+    const ok200 = await raw(`${sb.baseUrl}/oauth2/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ ...grant(), password: 'x' }),
+    });
+    assert.equal(ok200.status, 200, 'the failure status is configurable');
+    assert.equal(ok200.json.error, 'invalid_grant');
+    await admin(sb, '/config', { tokenFailureStatus: null });
     await admin(sb, '/config', { requireSecurityToken: false });
     try {
       assert.ok(

@@ -15,7 +15,7 @@ function mintToken(t: Tenant): string {
   return `${randomBytes(32).toString('hex')}.${Buffer.from(t.tenantId).toString('base64')}0`;
 }
 
-function oauthError(error: string, description: string, status = 400): SandboxReply {
+function oauthErrorReply(error: string, description: string, status = 400): SandboxReply {
   // Failure body as one client expects it (spec 2.4); the real HTTP status is not captured.
   return { status, body: { error, error_description: description } };
 }
@@ -49,6 +49,8 @@ function issue(t: Tenant, userId: string, clientId: string, withRefresh: boolean
 /** Both token endpoints. `unified` selects the `/auc/oauth2/token` response shape. */
 export function tokenEndpoint(t: Tenant, req: SandboxRequest, unified: boolean): SandboxReply {
   t.stats.tokenRequests += 1;
+  const oauthError = (error: string, description: string, status = 400) =>
+    oauthErrorReply(error, description, t.config.tokenFailureStatus ?? status);
   if (req.method !== 'GET' && req.method !== 'POST')
     return oauthError('invalid_request', '不支持的请求方法', 405);
   const p = params(req);
@@ -130,6 +132,7 @@ export function tokenEndpoint(t: Tenant, req: SandboxRequest, unified: boolean):
  * user named by `username` (default: the integration user) and redirecting with a one-time code.
  */
 export function authorizeEndpoint(t: Tenant, req: SandboxRequest, defaultUser: string): SandboxReply {
+  const oauthError = oauthErrorReply;
   const p = req.query;
   if (p.get('response_type') !== 'code')
     return oauthError('unsupported_response_type', 'response_type 必须为 code');

@@ -40,6 +40,11 @@ export interface NeocrmSandboxConfig {
   bulkBatchMax: number;
   /** Delay before a bulk batch is processed, ms (spec 10.9). */
   bulkDelayMs: number;
+  /**
+   * HTTP status of token-endpoint refusals (spec 2.4, 10.2: not captured, keep configurable). `null`:
+   * 400, and 401 for a bad client.
+   */
+  tokenFailureStatus: number | null;
   /** Whether the password must be followed by the user's security token (spec 2.1). */
   requireSecurityToken: boolean;
   /** Whether `redirect_uri` must equal the registered one exactly (spec 10.2). */
@@ -69,6 +74,7 @@ export const DEFAULT_CONFIG: NeocrmSandboxConfig = {
   batchResultPlacement: 'data',
   bulkBatchMax: 5000,
   bulkDelayMs: 20,
+  tokenFailureStatus: null,
   requireSecurityToken: true,
   checkRedirectUri: true,
   requireEntityType: true,
