@@ -58,28 +58,34 @@ export function msUntilNextMonth(now = Date.now()): number {
 /**
  * Paces calls to at most `perSecond` per API in any one-second window (spec §14: 20 calls/s per app
  * per API). The engine's token bucket spaces steps per connection; this keeps the fan-out inside one
- * step or poll (e.g. a get per listed approval) under the same per-API limit. The window is 1050 ms,
- * not 1000: DingTalk counts arrivals, and 50 ms absorbs the jitter between sending and arriving
- * (about 95 % of the allowance stays usable). Waits are at most ~1 s.
+ * step or poll (e.g. a get per listed approval) under the same per-API limit.
+ *
+ * DingTalk counts a call when it arrives, somewhere between our send and its answer. So a slot is
+ * held from the send until one second after the *answer*: then any two calls that could arrive in
+ * the same second are both counted, whatever the network jitter, and the limit is never hit. The
+ * cost is one round trip per second per slot (a few ms on a good link).
  */
-const WINDOW_MS = 1050;
-
 export class ApiPacer {
-  private readonly windows = new Map<string, number[]>();
+  private readonly windows = new Map<string, Array<{ end?: number }>>();
   private readonly perSecond: number;
   constructor(perSecond: number) {
     this.perSecond = perSecond;
   }
-  async take(api: string, signal?: AbortSignal): Promise<void> {
+  /** Waits for a slot; call the returned function when the answer (or the failure) arrives. */
+  async take(api: string, signal?: AbortSignal): Promise<() => void> {
     for (;;) {
       const now = Date.now();
-      const w = (this.windows.get(api) ?? []).filter((t) => now - t < WINDOW_MS);
+      const w = (this.windows.get(api) ?? []).filter((e) => e.end === undefined || now - e.end < 1000);
       this.windows.set(api, w);
       if (w.length < this.perSecond) {
-        w.push(now);
-        return;
+        const entry: { end?: number } = {};
+        w.push(entry);
+        return () => {
+          entry.end = Date.now();
+        };
       }
-      const wait = WINDOW_MS - (now - w[0]) + 1;
+      const ends = w.filter((e) => e.end !== undefined).map((e) => e.end as number);
+      const wait = ends.length > 0 ? 1000 - (now - Math.min(...ends)) + 1 : 5;
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(resolve, wait);
         signal?.addEventListener(
@@ -313,8 +319,24 @@ export class DingtalkClient {
     signal?: AbortSignal,
   ): Promise<Json> {
     // Robot webhooks have their own per-robot limit (§5.3); every other API shares the app's QPS.
-    if (!operation.startsWith('robot.send') && operation !== 'robot.reply')
-      await this.pacer.take(operation, signal);
+    const release =
+      operation.startsWith('robot.send') || operation === 'robot.reply'
+        ? undefined
+        : await this.pacer.take(operation, signal);
+    try {
+      return await this.sendNow(surface, operation, url, init, signal);
+    } finally {
+      release?.();
+    }
+  }
+
+  private async sendNow(
+    surface: Surface,
+    operation: string,
+    url: string,
+    init: RequestInit,
+    signal?: AbortSignal,
+  ): Promise<Json> {
     this.stats.calls += 1;
     const timeout = AbortSignal.timeout(this.settings.timeoutMs);
     let status: number;
