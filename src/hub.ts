@@ -33,6 +33,9 @@ export interface HubOptions {
   runScheduler?: boolean;
   concurrency?: number;
   leaseMs?: number;
+  /** Reconciler timing (see EngineOptions). */
+  reconcileIntervalMs?: number;
+  reconcileAfterMs?: number;
   descriptors?: ConnectorDescriptor[];
   log?: Logger;
   /** Secret box (default: QIAO_MASTER_KEY or `<dataDir>/master.key`). */
@@ -98,6 +101,8 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
       metrics,
       concurrency: opts.concurrency ?? cfg?.workers.concurrency,
       leaseMs: opts.leaseMs,
+      reconcileIntervalMs: opts.reconcileIntervalMs,
+      reconcileAfterMs: opts.reconcileAfterMs,
       runWorkers: opts.runWorkers,
       runScheduler: opts.runScheduler,
       embedded: store.kind === 'sqlite',

@@ -52,6 +52,13 @@ export interface Connector {
    * stores the returned events in the inbox *before* it answers, so an acknowledged event is never lost.
    */
   hooks?: HookSpec[];
+  /**
+   * The reconciler's question for waits whose callback never came: "what is the state of these?"
+   * The engine passes the correlation keys (e.g. WeCom `SpNo`, DingTalk `processInstanceId`) of runs
+   * still waiting for `eventType` on this connection, and stores the returned events like callbacks
+   * (same keys, so a late callback and a reconciled event dedupe). Return final states only.
+   */
+  reconcile?(eventType: string, correlations: string[], signal?: AbortSignal): Promise<InboundEvent[]>;
   /** Long-lived ingress the connector opens itself (DingTalk Stream mode). */
   ingress?: IngressSpec;
   close?(): Promise<void>;

@@ -46,6 +46,10 @@ export interface EngineOptions {
   /** An embedded (single-process) store: steps left running by a dead process are ours to retake. */
   embedded?: boolean;
   actionTimeoutMs?: number;
+  /** How often the reconciler asks partners about waits whose callback never came. Default 60 s. */
+  reconcileIntervalMs?: number;
+  /** A wait younger than this is left to its callback. Default 30 s. */
+  reconcileAfterMs?: number;
 }
 
 /** Rate-limit waits never use up a step's attempts, but a step is not kept forever either. */
@@ -514,6 +518,47 @@ export class Engine {
         detail: { timer: t.id },
       },
     ]);
+  }
+
+  // ── the reconciler ─────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Asks each partner that can answer (`Connector.reconcile`) about runs still waiting for it, and
+   * stores what it says like a callback. A lost callback then delays a result; it never loses it.
+   * Returns the number of runs resumed.
+   */
+  async reconcile(opts: { olderThanMs?: number } = {}): Promise<number> {
+    const before = Date.now() - (opts.olderThanMs ?? this.opts.reconcileAfterMs ?? 30_000);
+    let resumed = 0;
+    for (const c of this.connections.list()) {
+      if (!c.connector.reconcile) continue;
+      const waits = await this.store.listWaits({ connection: c.row.id, createdBefore: before, limit: 500 });
+      const byType = new Map<string, string[]>();
+      for (const w of waits) byType.set(w.eventType, [...(byType.get(w.eventType) ?? []), w.correlation]);
+      for (const [eventType, correlations] of byType) {
+        try {
+          const events = await c.connector.reconcile(
+            eventType,
+            [...new Set(correlations)],
+            AbortSignal.timeout(60_000),
+          );
+          if (events.length === 0) continue;
+          const out = await this.ingest(c.row.id, events);
+          resumed += out.reduce((n, o) => n + o.resumed.length, 0);
+        } catch (err) {
+          const e = toQiaoError(err);
+          if (e.errorClass === 'rate_limited' && e.retryAfterMs)
+            c.limiter.ban(Date.now() + e.retryAfterMs, e.message);
+          this.log.warn('reconciling waits failed', { connection: c.row.id, eventType, error: e.message });
+        }
+      }
+    }
+    if (resumed) this.log.info('reconciler resumed waiting runs', { runs: resumed });
+    return resumed;
+  }
+
+  get reconcileIntervalMs(): number {
+    return this.opts.reconcileIntervalMs ?? 60_000;
   }
 
   // ── dead letters ───────────────────────────────────────────────────────────────────────────────

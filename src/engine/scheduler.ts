@@ -21,6 +21,7 @@ export class Scheduler {
   private leader = false;
   private readonly nextPoll = new Map<string, number>();
   private readonly lastSlot = new Map<string, number>();
+  private nextReconcile = 0;
 
   private readonly embedded: boolean;
 
@@ -59,6 +60,10 @@ export class Scheduler {
         this.embedded || (await this.engine.store.tryLead('scheduler', this.engine.workerId, 15_000));
       if (!this.leader) return;
       const now = Date.now();
+      if (now >= this.nextReconcile) {
+        this.nextReconcile = now + this.engine.reconcileIntervalMs;
+        await this.engine.reconcile();
+      }
       for (const row of this.engine.flows.enabled()) {
         const t = row.definition.trigger;
         if (t.type === 'poll' && (this.nextPoll.get(row.id) ?? 0) <= now) await this.poll(row);

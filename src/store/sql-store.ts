@@ -259,14 +259,19 @@ export class SqlStore implements Store {
       'SELECT * FROM waits WHERE connection = ? AND event_type = ? AND correlation = ?',
       [connection, eventType, correlation],
     );
-    return rows.map((r) => ({
-      stepId: String(r.step_id),
-      runId: String(r.run_id),
-      connection: String(r.connection),
-      eventType: String(r.event_type),
-      correlation: String(r.correlation),
-      createdAt: Number(r.created_at),
-    }));
+    return rows.map(toWait);
+  }
+
+  async listWaits(q: { connection?: string; createdBefore?: number; limit?: number }): Promise<WaitRow[]> {
+    const where = ['created_at < ?'];
+    const params: Param[] = [q.createdBefore ?? Date.now() + 1];
+    if (q.connection) where.push('connection = ?') && params.push(q.connection);
+    params.push(Math.min(q.limit ?? 500, 5_000));
+    const rows = await this.db.all<Row>(
+      `SELECT * FROM waits WHERE ${where.join(' AND ')} ORDER BY created_at LIMIT ?`,
+      params,
+    );
+    return rows.map(toWait);
   }
 
   // ── the queue ──────────────────────────────────────────────────────────────────────────────────
@@ -878,6 +883,17 @@ function toStep(r: Row): StepRow {
     history: pj(r.history) ?? [],
     startedAt: n(r.started_at),
     finishedAt: n(r.finished_at),
+  };
+}
+
+function toWait(r: Row): WaitRow {
+  return {
+    stepId: String(r.step_id),
+    runId: String(r.run_id),
+    connection: String(r.connection),
+    eventType: String(r.event_type),
+    correlation: String(r.correlation),
+    createdAt: Number(r.created_at),
   };
 }
 

@@ -348,6 +348,12 @@ export function runStoreSuite(name: string, fixture: () => Promise<StoreFixture>
       assert.equal((await store.getRun(runId))?.run.status, 'waiting');
       const waits = await store.findWaits('wecom', 'approval.change', 'SP-1');
       assert.equal(waits.length, 1);
+      assert.ok((await store.listWaits({ connection: 'wecom' })).some((w) => w.correlation === 'SP-1'));
+      assert.equal(
+        (await store.listWaits({ connection: 'wecom', createdBefore: 0 })).length,
+        0,
+        'too young to reconcile',
+      );
       const resume = {
         stepId: s.id,
         runId,

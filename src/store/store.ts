@@ -291,6 +291,8 @@ export interface Store {
   getInbox(source: string, key: string): Promise<InboxRow | undefined>;
   findInboxByCorrelation(source: string, type: string, correlation: string): Promise<InboxRow[]>;
   findWaits(connection: string, eventType: string, correlation: string): Promise<WaitRow[]>;
+  /** Waits stored before `createdBefore`, oldest first: what the reconciler asks partners about. */
+  listWaits(q: { connection?: string; createdBefore?: number; limit?: number }): Promise<WaitRow[]>;
 
   claimSteps(owner: string, limit: number, leaseMs: number): Promise<StepRow[]>;
   extendLeases(owner: string, stepIds: string[], leaseMs: number): Promise<void>;
