@@ -159,6 +159,30 @@ describe('neocrm poll trigger', () => {
     assert.ok(keys.length >= 5 && keys.length <= 35, 'plus at most the overlap window');
   });
 
+  it('two flows polling with the same params, interleaved, each see every record once', async () => {
+    const at = Date.now() + 150_000_000;
+    const gen = await f.admin('/records/lead/generate', { count: 350, at, prefix: 'twin' });
+    const params = poll.params.parse({ object: 'lead', pageSize: 50, since: at, overlapMs: 60_000 });
+    const state = [
+      { cursor: null as Cursor | null, keys: [] as string[], more: true },
+      { cursor: null as Cursor | null, keys: [] as string[], more: true },
+    ];
+    for (let i = 0; i < 100 && state.some((s) => s.more); i++) {
+      for (const s of state) {
+        if (!s.more) continue;
+        const page = await poll.poll(params, s.cursor, ctx());
+        s.keys.push(...page.records.map((r) => r.key));
+        s.cursor = page.cursor ?? s.cursor;
+        s.more = page.more;
+      }
+    }
+    for (const s of state) {
+      assert.equal(s.more, false, 'terminated');
+      assert.equal(s.keys.length, 350);
+      assert.deepEqual(new Set(s.keys), new Set((gen.ids as string[]).map((id) => `lead:${id}@${at}`)));
+    }
+  });
+
   it('emits ids above 2^53 exactly, as strings, and data ids as strings', async () => {
     const page = await poll.poll(poll.params.parse({ object: 'account', pageSize: 5 }), null, ctx());
     for (const r of page.records) {

@@ -128,8 +128,11 @@ export function neocrmTriggers(
   api: NeocrmApi,
   settings: { queryPageSize: number },
 ): Record<string, TriggerSpec> {
-  /** Cursors handed out with `more: true`, per params: the next call with one is a continuation (no overlap). */
-  const continuations = new Map<string, string>();
+  /**
+   * Cursors handed out with `more: true` (keyed by params and cursor, so flows polling with the same
+   * params do not disturb each other): the next call with one is a continuation, without the overlap.
+   */
+  const continuations = new Map<string, true>();
   /** The last window read per params (its width in ms and record count): the next window's first guess. */
   const hints = new Map<string, { width: number; count: number }>();
   const hintKey = (p: PollParams) => JSON.stringify(p);
@@ -137,13 +140,22 @@ export function neocrmTriggers(
    * Rows read past a page (a window is read whole, sorted, then cut), kept for the continuation that
    * starts right after the page: it is served from here without a call. At most a few pages.
    */
-  const buffers = new Map<string, { anchor: string; rows: Row[] }>();
-  /** Cuts a sorted window at `cap`, keeping the rest for the continuation. */
+  const buffers = new Map<string, Row[]>();
+  /** Keeps a bounded map bounded: the oldest entries go first. */
+  const bound = <V>(m: Map<string, V>, max: number) => {
+    for (const k of m.keys()) {
+      if (m.size <= max) break;
+      m.delete(k);
+    }
+  };
+  /** Cuts a sorted window at `cap`, keeping the rest for the continuation that starts after the page. */
   const cut = (p: PollParams, got: Row[], cap: number): Row[] => {
     const page = got.slice(0, cap);
     const last = page[page.length - 1];
-    if (last && got.length > cap)
-      buffers.set(hintKey(p), { anchor: `${last.time}|${last.id}`, rows: got.slice(cap) });
+    if (last && got.length > cap) {
+      buffers.set(`${hintKey(p)}|${last.time}|${last.id}`, got.slice(cap));
+      bound(buffers, 8);
+    }
     return page;
   };
   const ceiling = settings.queryPageSize;
@@ -233,11 +245,10 @@ export function neocrmTriggers(
     continuing: boolean,
   ): Promise<{ rows: Row[]; done: boolean }> {
     const rows: Row[] = [];
-    const buffered = buffers.get(hintKey(p));
-    buffers.delete(hintKey(p));
-    if (continuing && buffered && buffered.anchor === `${lower.time}|${lower.id}`) {
-      return { rows: cut(p, buffered.rows, limit), done: false };
-    }
+    const bufferKey = `${hintKey(p)}|${lower.time}|${lower.id}`;
+    const buffered = buffers.get(bufferKey);
+    buffers.delete(bufferKey);
+    if (continuing && buffered) return { rows: cut(p, buffered, limit), done: false };
     let from = lower.time;
     if (lower.id !== null) {
       rows.push(...(await ties(p, fields, lower.time, lower.id, limit, signal)));
@@ -330,8 +341,7 @@ export function neocrmTriggers(
     async poll(params, cursor, ctx): Promise<PollPage> {
       const key = JSON.stringify(params);
       const cursorKey = cursor ? `${cursor.time}|${cursor.id}` : '';
-      const continuing = cursor !== null && continuations.get(key) === cursorKey;
-      continuations.delete(key);
+      const continuing = cursor !== null && continuations.delete(`${key}|${cursorKey}`);
       let lower: Lower;
       if (!cursor) lower = { time: params.since ?? 0, id: null };
       else if (continuing || params.overlapMs === 0)
@@ -361,7 +371,10 @@ export function neocrmTriggers(
         if (!out || c.time > out.time || (c.time === out.time && c.id > out.id)) out = c;
       }
       const more = !done;
-      if (more && out) continuations.set(key, `${out.time}|${out.id}`);
+      if (more && out) {
+        continuations.set(`${key}|${out.time}|${out.id}`, true);
+        bound(continuations, 256);
+      }
       return { records, cursor: out, more };
     },
   };
