@@ -273,6 +273,20 @@ describe('dingtalk HTTP hooks', () => {
       assert.equal(stored.length, before);
     });
 
+    it('with the monthly quota used up, the 20001 notice is stored flagged, with no text', async () => {
+      await sb.admin('POST', '/__sandbox/limits', { forced: 'quota' });
+      try {
+        const said = await sb.admin('POST', '/__sandbox/robot/say', {
+          userId: 'manager4007',
+          text: '确认付款',
+        });
+        const d = stored.find((e) => e.key === `dingtalk:msg:${said.msgId}`)!.data as any;
+        assert.deepEqual([d.text, d.quotaExhausted, d.partnerCode], ['', true, 20001]);
+      } finally {
+        await sb.admin('DELETE', '/__sandbox/limits');
+      }
+    });
+
     it('marks messages from outside the organisation as not internal, with no correlation', async () => {
       const said = await sb.admin('POST', '/__sandbox/robot/say', {
         userId: 'manager4007',

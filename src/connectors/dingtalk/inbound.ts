@@ -149,6 +149,15 @@ export function senderView(u: DingtalkUser | undefined) {
     : undefined;
 }
 
+/**
+ * The notice DingTalk sends instead of a message when the monthly quota is used up: no text, error
+ * code 20001 in a field whose exact name is not documented (§6.1, [uncertain]); read in any case.
+ */
+function quotaNotice(m: Json): number | undefined {
+  const v = pick(m, 'errCode', 'errcode', 'error_code');
+  return Number(v) === 20001 ? 20001 : undefined;
+}
+
 /** A robot message (§6.1) to a `chat.message` event. `ownCorpId` marks external senders. */
 export function fromRobotMessage(m: Json, sender?: DingtalkUser): InboundEvent {
   const staffId = text(m.senderStaffId);
@@ -175,6 +184,7 @@ export function fromRobotMessage(m: Json, sender?: DingtalkUser): InboundEvent {
       sessionWebhook: text(m.sessionWebhook),
       sessionWebhookExpiredTime: num(m.sessionWebhookExpiredTime),
       createAt: num(m.createAt),
+      ...(quotaNotice(m) ? { quotaExhausted: true, partnerCode: quotaNotice(m) } : {}),
       /** When Qiao received it (epoch ms, Qiao's clock): compare with an action's `sentAt`. */
       receivedAt: Date.now(),
       ...(sender ? { sender: senderView(sender) } : {}),

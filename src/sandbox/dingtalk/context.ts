@@ -79,6 +79,8 @@ export interface SandboxContext {
   pushStreamCallback(topic: string, data: Json, onAck?: (ack: Json | undefined) => void): boolean;
   /** Background work (callbacks in flight) that `close()` and `flush` wait for. */
   track<T>(p: Promise<T>): Promise<T>;
+  /** Whether the standard edition's monthly quota is used up (set by limits; spec §6.1, D21). */
+  quotaExhausted(): boolean;
   closed: boolean;
 }
 

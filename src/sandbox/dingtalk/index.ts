@@ -71,6 +71,7 @@ export async function startDingtalkSandbox(options: SandboxStartOptions = {}): P
       );
       return p;
     },
+    quotaExhausted: () => false,
     closed: false,
   };
 

@@ -33,6 +33,8 @@ export interface LimitsState {
 
 export function createLimits(ctx: SandboxContext): LimitsState {
   const state: LimitsState = defaults();
+  ctx.quotaExhausted = () =>
+    state.forced === 'quota' || (state.monthlyQuota !== null && state.used >= state.monthlyQuota);
 
   admin(ctx, 'GET', /^\/__sandbox\/limits$/, () => ok(describe(state)));
   admin(ctx, 'POST', /^\/__sandbox\/limits$/, (req) => {

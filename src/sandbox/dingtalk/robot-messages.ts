@@ -123,6 +123,15 @@ export function createRobotMessages(ctx: SandboxContext, bus: EventBus): RobotSt
       sessionWebhook: `${ctx.urls.oapi}/robot/sendBySession?session=${session.session}`,
       sessionWebhookExpiredTime: session.expiresAt,
     };
+    // With the monthly quota used up, the app gets a notice carrying error 20001 instead of the
+    // message (D21; the key names are not shown there, so errCode/errMsg are the sandbox's reading).
+    if (ctx.quotaExhausted()) {
+      delete body.text;
+      delete body.content;
+      body.errCode = 20001;
+      body.errMsg = '当前企业本月API调用量已用完，机器人消息无法推送';
+      return body;
+    }
     if (state.httpBodyVariant === 'content' && msgtype === 'text') {
       body.content = (body.text as Json).content;
       delete body.text;
