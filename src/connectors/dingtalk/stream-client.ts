@@ -87,12 +87,19 @@ export class StreamClient {
     } as StreamClient['o'];
   }
 
-  /** Connects once; a permanent failure (bad credentials) throws, anything else retries in the background. */
+  /**
+   * Connects once, then keeps connected in the background. A failure never throws (one bad
+   * connection must not stop the hub): it is logged — as an error when permanent, such as wrong
+   * credentials, which `check` reports too — and retried with backoff.
+   */
   async start(): Promise<void> {
     try {
       await this.connect();
     } catch (err) {
-      if (err instanceof QiaoError && err.errorClass === 'permanent') throw err;
+      const permanent = err instanceof QiaoError && err.errorClass === 'permanent';
+      this.o.log[permanent ? 'error' : 'warn']('dingtalk stream could not connect; retrying', {
+        error: (err as Error).message,
+      });
       this.scheduleReconnect();
     }
   }
