@@ -129,10 +129,12 @@ export function neocrmTriggers(
   settings: { queryPageSize: number },
 ): Record<string, TriggerSpec> {
   /**
-   * Cursors handed out with `more: true` (keyed by params and cursor, so flows polling with the same
-   * params do not disturb each other): the next call with one is a continuation, without the overlap.
+   * Cursors handed out with `more: true`, keyed by params and cursor and counted, so flows polling
+   * with the same params do not disturb each other: a call with one is a continuation (no overlap).
+   * They are forgotten after a minute: a much later call is a new pass, with the overlap.
    */
-  const continuations = new Map<string, true>();
+  const continuations = new Map<string, { count: number; at: number }>();
+  const FRESH_MS = 60_000;
   /** The last window read per params (its width in ms and record count): the next window's first guess. */
   const hints = new Map<string, { width: number; count: number }>();
   const hintKey = (p: PollParams) => JSON.stringify(p);
@@ -140,7 +142,7 @@ export function neocrmTriggers(
    * Rows read past a page (a window is read whole, sorted, then cut), kept for the continuation that
    * starts right after the page: it is served from here without a call. At most a few pages.
    */
-  const buffers = new Map<string, Row[]>();
+  const buffers = new Map<string, { rows: Row[]; at: number }>();
   /** Keeps a bounded map bounded: the oldest entries go first. */
   const bound = <V>(m: Map<string, V>, max: number) => {
     for (const k of m.keys()) {
@@ -153,7 +155,7 @@ export function neocrmTriggers(
     const page = got.slice(0, cap);
     const last = page[page.length - 1];
     if (last && got.length > cap) {
-      buffers.set(`${hintKey(p)}|${last.time}|${last.id}`, got.slice(cap));
+      buffers.set(`${hintKey(p)}|${last.time}|${last.id}`, { rows: got.slice(cap), at: Date.now() });
       bound(buffers, 8);
     }
     return page;
@@ -245,10 +247,11 @@ export function neocrmTriggers(
     continuing: boolean,
   ): Promise<{ rows: Row[]; done: boolean }> {
     const rows: Row[] = [];
-    const bufferKey = `${hintKey(p)}|${lower.time}|${lower.id}`;
-    const buffered = buffers.get(bufferKey);
-    buffers.delete(bufferKey);
-    if (continuing && buffered) return { rows: cut(p, buffered, limit), done: false };
+    // Left in place for another flow at the same position (equal params read equal rows).
+    const buffered = buffers.get(`${hintKey(p)}|${lower.time}|${lower.id}`);
+    if (continuing && buffered && Date.now() - buffered.at < FRESH_MS) {
+      return { rows: cut(p, buffered.rows, limit), done: false };
+    }
     let from = lower.time;
     if (lower.id !== null) {
       rows.push(...(await ties(p, fields, lower.time, lower.id, limit, signal)));
@@ -341,7 +344,9 @@ export function neocrmTriggers(
     async poll(params, cursor, ctx): Promise<PollPage> {
       const key = JSON.stringify(params);
       const cursorKey = cursor ? `${cursor.time}|${cursor.id}` : '';
-      const continuing = cursor !== null && continuations.delete(`${key}|${cursorKey}`);
+      const entry = cursor ? continuations.get(`${key}|${cursorKey}`) : undefined;
+      const continuing = !!entry && Date.now() - entry.at < FRESH_MS;
+      if (entry && --entry.count <= 0) continuations.delete(`${key}|${cursorKey}`);
       let lower: Lower;
       if (!cursor) lower = { time: params.since ?? 0, id: null };
       else if (continuing || params.overlapMs === 0)
@@ -372,7 +377,9 @@ export function neocrmTriggers(
       }
       const more = !done;
       if (more && out) {
-        continuations.set(`${key}|${out.time}|${out.id}`, true);
+        const k = `${key}|${out.time}|${out.id}`;
+        const e = continuations.get(k);
+        continuations.set(k, { count: (e?.count ?? 0) + 1, at: Date.now() });
         bound(continuations, 256);
       }
       return { records, cursor: out, more };
