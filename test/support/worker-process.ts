@@ -5,19 +5,10 @@
  * by the inbox), EXIT_WHEN_DRAINED=1. Prints JSON lines: {"ready"}, {"ingested"}, {"done", steps}.
  */
 import { startHub } from '../../src/hub.ts';
+import { WORKER_FLOW } from './worker-flow.ts';
 
 const env = process.env;
 const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
-
-export const WORKER_FLOW = `id: crash-test
-name: crash test
-trigger: { type: webhook }
-steps:
-  - id: send
-    action: target.request
-    input: { method: POST, path: /items, body: { name: '="item " & $string(event.i)' }, link: { object: item } }
-    retry: { initialInterval: 50ms, backoffCoefficient: 2, maximumInterval: 1s, maximumAttempts: 20 }
-`;
 
 const hub = await startHub({
   dataDir: env.QIAO_DATA_DIR!,
@@ -33,7 +24,12 @@ const countSteps = async () => {
 };
 if (env.SETUP === '1') {
   await hub.connections.save(
-    { id: 'target', type: 'http', settings: { baseUrl: env.TARGET_URL!, auth: { type: 'bearer', token: 'qiao-target-token' } }, origin: 'api' },
+    {
+      id: 'target',
+      type: 'http',
+      settings: { baseUrl: env.TARGET_URL!, auth: { type: 'bearer', token: 'qiao-target-token' } },
+      origin: 'api',
+    },
     'test',
   );
   await hub.saveFlow(WORKER_FLOW, 'crash-test.yaml', 'api', 'test');
