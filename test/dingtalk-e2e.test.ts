@@ -192,6 +192,31 @@ describe('dingtalk end to end: hub + sandbox', () => {
     });
   });
 
+  describe('the reconciler', () => {
+    it('resumes a run whose approval event was lost on the way', async () => {
+      const out = await hub.engine.startFlow('expense-dth', {
+        applicant: 'manager4012',
+        reason: '客户礼品',
+        amount: 560,
+        date: '2026-03-13',
+      });
+      const waiting = await until(out.runIds[0], ['waiting']);
+      const id = (waiting.steps[0].output as { processInstanceId: string }).processInstanceId;
+      // Every push of the decision is lost, and DingTalk does not push it again.
+      await sbHttp.admin('POST', '/__sandbox/callbacks/faults', { dropNext: 10, retryDelaysMs: [] });
+      await sbHttp.admin('POST', `/__sandbox/approvals/${id}/approve`, { remark: '同意' });
+      await sbHttp.admin('POST', '/__sandbox/flush');
+      assert.equal(await status(out.runIds[0]), 'waiting');
+      await sbHttp.admin('DELETE', '/__sandbox/callbacks/faults');
+      assert.equal(await hub.engine.reconcile({ olderThanMs: 0 }), 1);
+      const done = await until(out.runIds[0], ['completed']);
+      assert.deepEqual(done.steps[2].output, { approved: true, result: 'agree' });
+      // The late callback, redelivered now, is the same event: the inbox drops it.
+      const r = await sbHttp.admin('POST', '/__sandbox/events/redeliver');
+      assert.equal(r.redelivered, r.delivered);
+    });
+  });
+
   describe('over Stream', () => {
     it("the cashier's 确认付款 resumes the waiting run; a stranger's reply does not", async () => {
       const runId = await startPay('dts', 'AP-2026-0311');

@@ -305,6 +305,12 @@ describe('dingtalk actions', () => {
       const events = await dt.reconcileApprovals([a.processInstanceId, b.processInstanceId]);
       assert.equal(events.length, 1);
       assert.equal(events[0].correlation, a.processInstanceId);
+      assert.equal(
+        events[0].key,
+        `dingtalk:approval:${a.processInstanceId}:finish`,
+        'the key its callback has',
+      );
+      assert.deepEqual(await dt.reconcile!('chat.message', ['manager4007']), []);
       assert.deepEqual(
         [(events[0].data as any).type, (events[0].data as any).result, (events[0].data as any).approved],
         ['finish', 'refuse', false],

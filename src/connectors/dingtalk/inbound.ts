@@ -77,8 +77,18 @@ export function fromStreamEvent(headers: Json, data: Json): InboundEvent {
   );
 }
 
+/**
+ * Approval events are keyed by the change itself — an instance starts, finishes, is revoked or
+ * deleted once; a task starts, finishes or is canceled once — so a redelivery, the same change pushed
+ * on another channel, and the reconciler's answer for it (`reconcileApprovals`) all dedupe in the
+ * inbox. Other events are keyed by `eventId` (the spec's dedupe advice, §8.4), else `BizId`.
+ */
+export function approvalKey(instance: boolean, id: string, type: string): string {
+  return instance ? `dingtalk:approval:${id}:${type}` : `dingtalk:task:${id}:${type}`;
+}
+
 function businessEvent(meta: EventMeta, f: Json, raw: unknown): InboundEvent {
-  const key = `dingtalk:event:${meta.eventId ?? meta.bizId ?? hashOf(raw)}`;
+  let key = `dingtalk:event:${meta.eventId ?? meta.bizId ?? hashOf(raw)}`;
   const common = {
     eventType: meta.eventType,
     eventId: meta.eventId,
@@ -91,6 +101,8 @@ function businessEvent(meta: EventMeta, f: Json, raw: unknown): InboundEvent {
     const type = String(f.type ?? '');
     const result = text(f.result);
     const instance = meta.eventType === 'bpms_instance_change';
+    const subject = instance ? processInstanceId : text(f.taskId);
+    if (subject) key = approvalKey(instance, subject, type);
     return {
       key,
       type: instance ? 'approval.instance' : 'approval.task',

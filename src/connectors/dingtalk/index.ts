@@ -81,6 +81,10 @@ export function createDingtalkConnector(
         }
       : {}),
     reconcileApprovals: (ids, signal) => reconcileApprovals(client, ids, signal),
+    // The engine's reconciler: approvals can be asked about; chat replies and card clicks cannot.
+    async reconcile(eventType, correlations, signal) {
+      return eventType === 'approval.instance' ? reconcileApprovals(client, correlations, signal) : [];
+    },
     async close() {
       await connector.stream?.stop();
     },

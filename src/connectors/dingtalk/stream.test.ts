@@ -240,7 +240,11 @@ describe('Qiao Stream client with wrong credentials', () => {
   it('does not throw from start; it retries in the background until stopped', async () => {
     const sb = await startDingtalkSandbox();
     try {
-      const c = connectorFor(sb, { appSecret: 'wrong' }, { stream: { backoff: { initialMs: 5, maxMs: 20, jitterMs: 1 } } });
+      const c = connectorFor(
+        sb,
+        { appSecret: 'wrong' },
+        { stream: { backoff: { initialMs: 5, maxMs: 20, jitterMs: 1 } } },
+      );
       const handle = await c.ingress!.start(async () => {});
       await waitFor('a few attempts', () => c.client.stats.calls >= 3);
       assert.equal(c.stream!.connected, false);

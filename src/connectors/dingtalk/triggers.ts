@@ -14,6 +14,7 @@ import type {
 } from '../../core/connector.ts';
 import { getApproval, listInstanceIds } from './actions.ts';
 import type { DingtalkClient } from './client.ts';
+import { approvalKey } from './inbound.ts';
 
 const pad = (ms: number) => String(ms).padStart(13, '0');
 
@@ -216,8 +217,8 @@ export function chatMatches(e: InboundEvent, p: z.infer<typeof chatParams>): boo
 
 /**
  * For waits whose event never came: reads each instance and returns, for those that ended, the
- * `approval.instance` event their callback would have carried (same type, data and correlation).
- * Keys are per instance and outcome, so a late real event and this one resume the run only once.
+ * `approval.instance` event their callback would have carried (same type, correlation and key as
+ * the callback's, so a late callback and this event dedupe in the inbox). Final states only.
  */
 export async function reconcileApprovals(
   client: DingtalkClient,
@@ -230,7 +231,7 @@ export async function reconcileApprovals(
     if (!v.finished) continue;
     const type = v.status === 'TERMINATED' ? 'terminate' : 'finish';
     out.push({
-      key: `dingtalk:reconcile:${id}:${type}`,
+      key: approvalKey(true, id, type),
       type: 'approval.instance',
       correlation: id,
       data: {
