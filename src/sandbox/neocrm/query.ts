@@ -16,7 +16,7 @@ import {
   QuerySyntaxError,
   type Statement,
 } from './query-language.ts';
-import { type Actor, canSee, toWire, wireId } from './records.ts';
+import { type Actor, canSee, toWire, uniqueIndex, wireId } from './records.ts';
 import { fail, now, objectByQueryName, type Rec, type Tenant } from './state.ts';
 
 type Dialect = 'query' | 'xoql';
@@ -293,9 +293,18 @@ function timeBounds(e: Expr | undefined): { lo: number; hi: number } | undefined
   return undefined;
 }
 
-/** Index-assisted candidates for a time-bounded read (a database would use its updatedAt index). */
+/** Index-assisted candidates (a database would use its indexes): unique-field equality, updatedAt ranges. */
 function candidates(t: Tenant, p: Prepared): Iterable<Rec> {
   const store = t.records.get(p.def.apiKey)!;
+  const w = p.st.where;
+  if (w?.kind === 'cmp' && w.op === '=' && w.value.kind === 'string' && !w.field.includes('.')) {
+    const f = p.def.byKey.get(w.field);
+    if (f?.unique && f.kind !== 'lookup') {
+      const id = uniqueIndex(t, p.def, f).get(w.value.value);
+      const rec = id === undefined ? undefined : store.get(id);
+      return rec ? [rec] : [];
+    }
+  }
   const bounds = store.size > 1000 ? timeBounds(p.st.where) : undefined;
   if (!bounds) return store.values();
   const version = t.versions.get(p.def.apiKey) ?? 0;

@@ -130,7 +130,7 @@ export { bodyData };
  * The unique-field index of one object field (value → record id), built on first use and kept up to
  * date by every write, so duplicate checks stay O(1) on large tenants.
  */
-function uniqueIndex(t: Tenant, def: ObjectDef, f: FieldDef): Map<unknown, string> {
+export function uniqueIndex(t: Tenant, def: ObjectDef, f: FieldDef): Map<unknown, string> {
   const key = `${def.apiKey}.${f.apiKey}`;
   let idx = t.uniqueIndex.get(key);
   if (!idx) {
