@@ -270,6 +270,26 @@ describe('dingtalk actions', () => {
       );
     });
 
+    it("finds before it creates: the source record's linked approval is reused while running, not after a refusal", async () => {
+      const input = {
+        processCode: sb.processCodes.contract,
+        originatorUserId: 'manager4004',
+        form: { 合同名称: 'AGV 采购合同', 客户名称: '宁波东海新能源科技有限公司', 合同金额: '375000' },
+      };
+      const links = new Map<string, string>();
+      const ctx = (key: string) => ({ ...testActionContext(key, links), linkKey: 'crm:contract:42' });
+      const a = dt.actions['approval.start'];
+      const first = (await a.run(a.input.parse(input), ctx('run-1'))).output as any;
+      links.set('approval:crm:contract:42', first.processInstanceId);
+      const second = (await a.run(a.input.parse(input), ctx('run-2'))).output as any;
+      assert.equal(second.processInstanceId, first.processInstanceId, 'a second run for the same record');
+      await sb.admin('POST', `/__sandbox/approvals/${first.processInstanceId}/refuse`, {
+        remark: '价格再议',
+      });
+      const third = (await a.run(a.input.parse(input), ctx('run-3'))).output as any;
+      assert.notEqual(third.processInstanceId, first.processInstanceId, 'resubmitted after the refusal');
+    });
+
     it('keeps the partner code for a bad form field and a missing required one', async () => {
       await fails(
         run('approval.start', {

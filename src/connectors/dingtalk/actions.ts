@@ -481,7 +481,9 @@ export function dingtalkActions(client: DingtalkClient, memo: Memo): Record<stri
       const key = `approval:${ctx.idempotencyKey}`;
       const values = formValues(v);
       const found =
-        memo.get<string>(key) ?? (ctx.attempt > 1 ? await findCreated(client, v, values, ctx) : undefined);
+        memo.get<string>(key) ??
+        (await findLinked(client, ctx)) ??
+        (ctx.attempt > 1 ? await findCreated(client, v, values, ctx) : undefined);
       if (found) {
         memo.set(key, found);
         return {
@@ -668,6 +670,19 @@ export function dingtalkActions(client: DingtalkClient, memo: Memo): Record<stri
     'card.send': cardSend,
     'card.update': cardUpdate,
   };
+}
+
+/**
+ * Find before create (DESIGN.md, "Effectively once"): the approval already started for this run's
+ * source record, through the id map — reused while it is running or was approved; a refused or
+ * revoked one lets a new approval start (the record was resubmitted).
+ */
+async function findLinked(client: DingtalkClient, ctx: ActionContext): Promise<string | undefined> {
+  if (!ctx.linkKey) return undefined;
+  const id = await ctx.links.find('approval', ctx.linkKey);
+  if (!id) return undefined;
+  const a = await getApproval(client, id, 'new', ctx.signal);
+  return a.status === 'RUNNING' || a.status === 'NEW' || a.approved ? id : undefined;
 }
 
 /**
