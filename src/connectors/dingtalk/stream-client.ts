@@ -143,7 +143,10 @@ export class StreamClient {
       { type: 'CALLBACK', topic: TOPIC_ROBOT },
       { type: 'CALLBACK', topic: TOPIC_CARD },
     ]);
-    const ws = new WebSocket(`${endpoint}?ticket=${encodeURIComponent(ticket)}`);
+    // A gateway that never completes the handshake must not stall reconnection forever.
+    const ws = new WebSocket(`${endpoint}?ticket=${encodeURIComponent(ticket)}`, {
+      handshakeTimeout: 15_000,
+    });
     this.sockets.add(ws);
     // Listen before the handshake completes: frames waiting for a connection arrive right behind it.
     ws.on('message', (raw) => this.onMessage(ws, raw.toString()));
