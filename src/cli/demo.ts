@@ -148,7 +148,7 @@ export function summaryTable(s: DemoSummary): string {
 export async function demoCommand(opts: DemoOptions): Promise<number> {
   const started = performance.now();
   const dataDir = resolve(opts.dataDir ?? DEMO_DATA_DIR);
-  const port = positiveInt('--port', opts.port, 65535) ?? DEMO_PORT;
+  const port = opts.port === '0' ? 0 : (positiveInt('--port', opts.port, 65535) ?? DEMO_PORT);
   const quiet = Boolean(opts.json);
   const log = createLogger({}, { level: (process.env.QIAO_LOG as 'warn' | undefined) ?? 'error' });
   const note = (line: string) => {

@@ -2,7 +2,6 @@
  * `qiao dlq list|show|edit|replay|discard`: dead letters from the command line, on the store directly.
  * A replay queues the step again with its idempotency key; the hub (`qiao start`) runs it.
  */
-import { builtinConnectors } from '../connectors/index.ts';
 import type { ActionSpec } from '../core/connector.ts';
 import { formatProblem } from '../core/errors.ts';
 import { silentLogger } from '../core/logger.ts';
@@ -30,6 +29,8 @@ async function requireOpen(store: Store, id: string): Promise<DeadLetterRow> {
 async function actionOf(store: Store, dl: DeadLetterRow): Promise<ActionSpec | undefined> {
   if (!dl.connection || !dl.action) return undefined;
   const row = await store.getConnection(dl.connection);
+  // Loaded here: only `dlq edit` needs the connectors.
+  const { builtinConnectors } = await import('../connectors/index.ts');
   const d = row && builtinConnectors().find((x) => x.type === row.type);
   if (!d) return undefined;
   try {

@@ -1,25 +1,13 @@
 /**
- * The `qiao` command (commander). Each subcommand lives in its own file and returns its exit code;
- * `runCli` turns anything thrown into one clear line on stderr (a stack trace only with QIAO_DEBUG=1,
- * or for what is a bug) and a non-zero exit.
+ * The `qiao` command (commander). Each subcommand lives in its own file, loaded only when it runs (so
+ * `qiao runs` does not load the HTTP server and the sandboxes), and returns its exit code. `runCli`
+ * turns anything thrown into one clear line on stderr (the stack only with QIAO_DEBUG=1) and a
+ * non-zero exit.
  */
 import { Command, CommanderError } from 'commander';
 import { ValidationError } from '../core/errors.ts';
 import { formatProblems } from '../flow/format.ts';
-import { auditVerifyCommand } from './audit.ts';
-import { demoCommand } from './demo.ts';
-import {
-  dlqDiscardCommand,
-  dlqEditCommand,
-  dlqListCommand,
-  dlqReplayCommand,
-  dlqShowCommand,
-} from './dlq.ts';
-import { flowValidateCommand } from './flow-validate.ts';
 import { CliError } from './output.ts';
-import { runShowCommand, runsCommand } from './runs.ts';
-import { sandboxCommand } from './sandbox.ts';
-import { startCommand, workerCommand } from './start.ts';
 
 const CONFIG_HELP = 'qiao.yaml to use (default: ./qiao.yaml if present, else the .qiao/ data folder)';
 
@@ -39,13 +27,13 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .description('run the hub: HTTP server (API, callbacks, metrics) and workers, until Ctrl-C')
     .option('-c, --config <file>', CONFIG_HELP)
     .option('-p, --port <port>', 'listen on this port (default: server.port of qiao.yaml, else 8780)')
-    .action(act((o) => startCommand(o)));
+    .action(act(async (o) => (await import('./start.ts')).startCommand(o)));
 
   program
     .command('worker')
     .description('run workers only, no HTTP server (scale-out on PostgreSQL)')
     .option('-c, --config <file>', CONFIG_HELP)
-    .action(act((o) => workerCommand(o)));
+    .action(act(async (o) => (await import('./start.ts')).workerCommand(o)));
 
   const flow = program.command('flow').description('flow files');
   flow
@@ -53,7 +41,9 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .description('check flow files; every problem as file:line path: message')
     .argument('[files...]', 'flow files or globs (default with --config: the flows it names)')
     .option('-c, --config <file>', 'also check against the connections of this qiao.yaml')
-    .action(act((files: string[], o) => flowValidateCommand(files, o)));
+    .action(
+      act(async (files: string[], o) => (await import('./flow-validate.ts')).flowValidateCommand(files, o)),
+    );
 
   program
     .command('runs')
@@ -66,7 +56,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     )
     .option('--limit <n>', 'at most this many (default 20)')
     .option('--json', 'print JSON')
-    .action(act((o) => runsCommand(o)));
+    .action(act(async (o) => (await import('./runs.ts')).runsCommand(o)));
 
   const run = program.command('run').description('one run');
   run
@@ -75,7 +65,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .argument('<id>', 'run id')
     .option('-c, --config <file>', CONFIG_HELP)
     .option('--json', 'print JSON')
-    .action(act((id: string, o) => runShowCommand(id, o)));
+    .action(act(async (id: string, o) => (await import('./runs.ts')).runShowCommand(id, o)));
 
   const dlq = program.command('dlq').description('dead letters: steps that failed for good');
   dlq
@@ -86,13 +76,13 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option('--flow <id>', 'only this flow')
     .option('--limit <n>', 'at most this many (default 50)')
     .option('--json', 'print JSON')
-    .action(act((o) => dlqListCommand(o)));
+    .action(act(async (o) => (await import('./dlq.ts')).dlqListCommand(o)));
   dlq
     .command('show')
     .description('one dead letter as JSON')
     .argument('<id>', 'dead letter id')
     .option('-c, --config <file>', CONFIG_HELP)
-    .action(act((id: string, o) => dlqShowCommand(id, o)));
+    .action(act(async (id: string, o) => (await import('./dlq.ts')).dlqShowCommand(id, o)));
   dlq
     .command('edit')
     .description("replace a dead letter's input (checked against its action's input schema)")
@@ -100,35 +90,35 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .requiredOption('--input <json>', 'the new input, as JSON')
     .option('-c, --config <file>', CONFIG_HELP)
     .option('--actor <name>', 'who makes the change, for the audit log (default cli:<login>)')
-    .action(act((id: string, o) => dlqEditCommand(id, o)));
+    .action(act(async (id: string, o) => (await import('./dlq.ts')).dlqEditCommand(id, o)));
   dlq
     .command('replay')
     .description('run the step again, with the same idempotency key')
     .argument('<id>', 'dead letter id')
     .option('-c, --config <file>', CONFIG_HELP)
     .option('--actor <name>', 'who makes the change, for the audit log (default cli:<login>)')
-    .action(act((id: string, o) => dlqReplayCommand(id, o)));
+    .action(act(async (id: string, o) => (await import('./dlq.ts')).dlqReplayCommand(id, o)));
   dlq
     .command('discard')
     .description('close a dead letter without running it (its run stays failed)')
     .argument('<id>', 'dead letter id')
     .option('-c, --config <file>', CONFIG_HELP)
     .option('--actor <name>', 'who makes the change, for the audit log (default cli:<login>)')
-    .action(act((id: string, o) => dlqDiscardCommand(id, o)));
+    .action(act(async (id: string, o) => (await import('./dlq.ts')).dlqDiscardCommand(id, o)));
 
   const audit = program.command('audit').description('the hash-chained audit log');
   audit
     .command('verify')
     .description('check the hash chain; exit 1 names the first bad row')
     .option('-c, --config <file>', CONFIG_HELP)
-    .action(act((o) => auditVerifyCommand(o)));
+    .action(act(async (o) => (await import('./audit.ts')).auditVerifyCommand(o)));
 
   program
     .command('sandbox')
     .description('start every sandbox; print one JSON line with their URLs and credentials; run until Ctrl-C')
     .option('--port-base <n>', 'consecutive ports from here (default: free ports)')
     .option('--host <host>', 'listen address (default 127.0.0.1)')
-    .action(act((o) => sandboxCommand(o)));
+    .action(act(async (o) => (await import('./sandbox.ts')).sandboxCommand(o)));
 
   program
     .command('demo')
@@ -137,7 +127,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option('--json', 'print the summary as JSON')
     .option('--data-dir <dir>', 'data folder (default .qiao-demo)')
     .option('--port <port>', 'hub port (default 8780, or a free one when taken)')
-    .action(act((o) => demoCommand(o)));
+    .action(act(async (o) => (await import('./demo.ts')).demoCommand(o)));
 
   return program;
 }

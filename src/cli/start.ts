@@ -10,10 +10,11 @@ import { untilSignal } from './signals.ts';
 
 export async function startCommand(opts: { config?: string; port?: string }): Promise<number> {
   const cfg = resolveConfig(opts.config);
-  const port = positiveInt('--port', opts.port, 65535);
+  // 0 asks for any free port (tests, several hubs on one machine); the URL printed says which.
+  const port = opts.port === '0' ? 0 : positiveInt('--port', opts.port, 65535);
   const hub = await startHub(
     cfg
-      ? { config: cfg, ...(port ? { port } : {}) }
+      ? { config: cfg, ...(port !== undefined ? { port } : {}) }
       : { ...dataOf(undefined), port: port ?? CONFIG_DEFAULTS.port, host: CONFIG_DEFAULTS.host },
   );
   const where = hub.store.kind === 'sqlite' ? `SQLite in ${dataOf(cfg).dataDir}` : 'PostgreSQL';
