@@ -85,6 +85,8 @@ interface CreateInput {
   ccList?: string[];
   form: Array<{ name: string; value: unknown }>;
   apiCreated: boolean;
+  /** History seeding only (admin surface): when the instance was started. */
+  createTime?: number;
 }
 
 type CreateError = { kind: 'missing' | 'invalid' | 'process' | 'form'; code: string; message: string };
@@ -267,7 +269,7 @@ export function createApprovals(ctx: SandboxContext): ApprovalsState {
         return { kind: 'form', code: 'processInstanceStartFailed', message: `表单组件[${f.name}]必填` };
       }
     }
-    const now = Date.now();
+    const now = input.createTime ?? Date.now();
     businessSeq += 1;
     const inst: ApprovalInstance = {
       processInstanceId: randomUUID(),
@@ -553,6 +555,8 @@ export function createApprovals(ctx: SandboxContext): ApprovalsState {
           value: typeof value === 'string' ? value : String(value),
         })),
         apiCreated: false,
+        // Seeds history: instances started in the past (e.g. many in one minute).
+        createTime: num(body.createdAt),
       });
       if ('kind' in r) return bad(r.message);
       ids.push(r.processInstanceId);
