@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -431,5 +431,42 @@ describe('qiao demo --once --json', () => {
       /SCENARIO +STATUS +EVENTS +RUNS +COMPLETED +DEAD LETTERS +WRITTEN +DUPLICATES +MS\n/,
     );
     assert.match(r.stdout, /demo-orders +ok +50 +49 +48 +1 +48 +1 +\d+\n/);
+  });
+});
+
+describe('README.md', () => {
+  const readme = readFileSync(resolve(import.meta.dirname, '..', 'README.md'), 'utf8');
+
+  it('the quick start is exactly the two commands', () => {
+    const block = /## Quick start\n\n```sh\n([\s\S]*?)```/.exec(readme);
+    assert.ok(block);
+    assert.deepEqual(block[1].trimEnd().split('\n'), ['npm ci && npm run demo', 'npm ci && npm test']);
+  });
+
+  it('the qiao.yaml example is valid, and `qiao flow validate --config` checks flows against it', async () => {
+    const yaml = /## Configuration\n[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme);
+    assert.ok(yaml);
+    const dir = mkdtempSync(join(tmpdir(), 'qiao-cli-readme-'));
+    try {
+      writeFileSync(join(dir, 'qiao.yaml'), yaml[1]);
+      mkdirSync(join(dir, 'flows'));
+      writeFileSync(
+        join(dir, 'flows', 'orders.yaml'),
+        "id: orders\nname: orders\ntrigger: { type: webhook }\nsteps:\n  - id: send\n    action: erp.request\n    input: { method: POST, path: /orders, body: '=event' }\n",
+      );
+      const r = await qiao(['flow', 'validate', '--config', 'qiao.yaml'], dir, {
+        ERP_TOKEN: 'token-from-env',
+      });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(r.stdout, 'ok: 1 flow\n');
+      const noEnv = await qiao(['flow', 'validate', '--config', 'qiao.yaml'], dir);
+      assert.equal(noEnv.code, 1);
+      assert.match(
+        noEnv.stderr,
+        /^qiao: qiao\.yaml:\d+ connections\.erp\.auth\.token: environment variable ERP_TOKEN is not set/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
