@@ -172,18 +172,10 @@ export function column(state: KingdeeState, t: Table, key: string): Column {
 const NUMERIC: ReadonlySet<ValueKind> = new Set(['int', 'decimal', 'ref', 'assistant', 'dynref', 'id']);
 
 const STAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}$/;
-const stampCache = new Map<string, string | undefined>();
 
-/** `normaliseLocal`, with a fast path for stored stamps (already normal) and a small cache for literals. */
+/** `normaliseLocal` with a fast path for stored stamps, which are already in that form. */
 function stamp(v: string): string | undefined {
-  if (STAMP.test(v)) return v;
-  let n = stampCache.get(v);
-  if (n === undefined && !stampCache.has(v)) {
-    n = normaliseLocal(v);
-    if (stampCache.size > 10_000) stampCache.clear();
-    stampCache.set(v, n);
-  }
-  return n;
+  return STAMP.test(v) ? v : normaliseLocal(v);
 }
 
 /** SQL Server compares text case-insensitively under K/3's default collation. */
@@ -209,14 +201,23 @@ function compareValues(kind: ValueKind, a: unknown, b: unknown): number | undefi
 type Evaluator = (c: RowCtx) => boolean;
 
 function compileFilter(node: FilterNode, col: (key: string) => Column): Evaluator {
-  const operand = (o: Operand): { kind?: ValueKind; get: (c: RowCtx) => unknown } => {
-    if (o.kind === 'lit') return { get: () => o.value };
+  type Side = { kind?: ValueKind; lit?: string | number; get: (c: RowCtx) => unknown };
+  const operand = (o: Operand): Side => {
+    if (o.kind === 'lit') return { lit: o.value, get: () => o.value };
     const c = col(o.key);
     return { kind: c.kind, get: c.raw };
   };
-  const cmp = (l: ReturnType<typeof operand>, r: ReturnType<typeof operand>) => {
+  /** A date literal compared with a date field is normalised once, not per row. */
+  const fix = (side: Side, kind: ValueKind): Side => {
+    if (side.lit === undefined || (kind !== 'date' && kind !== 'datetime')) return side;
+    const v = normaliseLocal(String(side.lit)) ?? String(side.lit);
+    return { ...side, get: () => v };
+  };
+  const cmp = (l: Side, r: Side) => {
     const kind = l.kind ?? r.kind ?? 'text';
-    return (c: RowCtx) => compareValues(kind, l.get(c), r.get(c));
+    const a = fix(l, kind);
+    const b = fix(r, kind);
+    return (c: RowCtx) => compareValues(kind, a.get(c), b.get(c));
   };
   switch (node.type) {
     case 'true':
@@ -278,8 +279,8 @@ function compileFilter(node: FilterNode, col: (key: string) => Column): Evaluato
     }
     case 'in': {
       const l = operand(node.left);
-      const list = node.list.map(operand);
       const kind = l.kind ?? 'text';
+      const list = node.list.map((o) => fix(operand(o), kind));
       return (c) => {
         const v = l.get(c);
         if (v === null || v === undefined) return false;

@@ -296,6 +296,23 @@ describe('kingdee sandbox', () => {
       assert.equal(er.FReqReimbAmount, 86.5);
     });
 
+    it('IsAutoSubmitAndAudit on Save audits at once; Forbid makes base data unusable', async () => {
+      const r = await k.call('Save', 'BD_Customer', {
+        IsAutoSubmitAndAudit: 'true',
+        Model: { FNumber: 'AUTO-1', FName: '自动审核客户', FCreateOrgId: { FNumber: '100' } },
+      });
+      const rec = await k.admin(`records/BD_Customer/${r.Result.Id}`);
+      assert.equal(rec.FDocumentStatus, 'C');
+      assert.ok(rec.FApproveDate);
+      await k.call('ExcuteOperation', 'BD_Customer', 'Forbid', { Numbers: ['AUTO-1'] });
+      const refused = await k.call('Save', 'SAL_SaleOrder', order({ FCustId: { FNumber: 'AUTO-1' } }));
+      assert.equal(
+        refused.Result.ResponseStatus.Errors[0].FieldName,
+        'FCustId',
+        'a forbidden customer cannot be used',
+      );
+    });
+
     it('BatchSave: one result per package by DIndex, a failure does not stop the others', async () => {
       const r = await k.call('BatchSave', 'BD_Customer', {
         Model: [
