@@ -4,7 +4,6 @@
  */
 import type { ActionSpec } from '../core/connector.ts';
 import { formatProblem } from '../core/errors.ts';
-import { silentLogger } from '../core/logger.ts';
 import { DEAD_LETTER_STATUSES } from '../server/api/schemas.ts';
 import type { DeadLetterRow, Store } from '../store/store.ts';
 import { cliActor, withStore } from './context.ts';
@@ -31,10 +30,11 @@ async function actionOf(store: Store, dl: DeadLetterRow): Promise<ActionSpec | u
   const row = await store.getConnection(dl.connection);
   // Loaded here: only `dlq edit` needs the connectors.
   const { builtinConnectors } = await import('../connectors/index.ts');
+  const { readingInstance } = await import('../server/api/connector-types.ts');
   const d = row && builtinConnectors().find((x) => x.type === row.type);
   if (!d) return undefined;
   try {
-    const c = d.create({ connectionId: dl.connection, settings: {}, log: silentLogger });
+    const c = readingInstance(d);
     const spec = c.actions[dl.action];
     await c.close?.();
     return spec;

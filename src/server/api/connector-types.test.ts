@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { z } from 'zod';
+import { builtinConnectors } from '../../connectors/index.ts';
+import { sampleSettings } from './connector-types.ts';
+import { jsonSchema } from './openapi.ts';
 import { type ApiKit, startApiKit } from './test-kit.ts';
 
 describe('/api/connector-types', () => {
@@ -52,5 +56,33 @@ describe('/api/connector-types', () => {
     const r = await k.call('GET', '/connector-types?type=http');
     assert.equal(r.status, 400);
     assert.deepEqual(r.body.problems, [{ path: 'query.type', message: 'unknown field' }]);
+  });
+
+  it("placeholder settings pass every built-in connector's settings schema (so no type is listed empty)", () => {
+    for (const d of builtinConnectors()) {
+      const r = d.settings.safeParse(sampleSettings(jsonSchema(d.settings, 'input')));
+      assert.ok(r.success, `${d.type}: ${r.error?.message}`);
+    }
+    const schema = z.strictObject({
+      baseUrl: z.url(),
+      secret: z.string().min(16),
+      offset: z
+        .string()
+        .regex(/^[+-]\d\d:\d\d$/)
+        .default('+08:00'),
+      code: z
+        .string()
+        .regex(/^[A-Z]+$/)
+        .optional(),
+      mode: z.enum(['a', 'b']),
+      n: z.number().int().min(3),
+    });
+    assert.deepEqual(sampleSettings(jsonSchema(schema, 'input')), {
+      baseUrl: 'http://127.0.0.1/',
+      secret: 'xxxxxxxxxxxxxxxx',
+      offset: '+08:00',
+      mode: 'a',
+      n: 3,
+    });
   });
 });

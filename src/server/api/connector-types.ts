@@ -5,7 +5,8 @@
  *
  * A descriptor only names its type and settings; actions, triggers and schema belong to a connector
  * instance. The instance of a live connection of the type is used when there is one; otherwise one is
- * made with empty settings for reading only (connectors do no I/O when created), never called.
+ * made for reading only (connectors do no I/O when created) and never called, from placeholder
+ * settings that pass the settings schema (`sampleSettings`), or from empty settings.
  */
 import { z } from 'zod';
 import type { Connector, ConnectorDescriptor } from '../../core/connector.ts';
@@ -51,6 +52,73 @@ function safeSchema(s: z.ZodType): Record<string, unknown> {
   }
 }
 
+type Json = Record<string, unknown>;
+
+/**
+ * A value that satisfies a JSON Schema as far as a connector's settings need: defaults where given,
+ * the first of an enum or a union, strings long enough, URLs for `uri`, every known object property
+ * (optional ones too, so cross-field rules such as "a password, or an app secret" hold). An optional
+ * string with a pattern and no default is left out: a placeholder would not match it.
+ */
+export function sampleSettings(schema: unknown, required = true): unknown {
+  if (!schema || typeof schema !== 'object') return undefined;
+  const s = schema as Json;
+  if ('default' in s) return s.default;
+  if ('const' in s) return s.const;
+  if (Array.isArray(s.enum)) return s.enum[0];
+  const branches = (s.anyOf ?? s.oneOf) as unknown[] | undefined;
+  if (Array.isArray(branches)) return sampleSettings(branches[0], required);
+  switch (s.type) {
+    case 'string':
+      if (s.format === 'uri' || s.format === 'url') return 'http://127.0.0.1/';
+      if (typeof s.pattern === 'string') return required ? 'x' : undefined;
+      return 'x'.repeat(Math.max(1, Number(s.minLength ?? 1)));
+    case 'number':
+    case 'integer':
+      return typeof s.minimum === 'number'
+        ? s.minimum
+        : typeof s.exclusiveMinimum === 'number'
+          ? s.exclusiveMinimum + 1
+          : 1;
+    case 'boolean':
+      return false;
+    case 'array':
+      return [];
+    case 'object': {
+      const out: Json = {};
+      const needed = new Set((s.required as string[] | undefined) ?? []);
+      for (const [k, p] of Object.entries((s.properties as Json | undefined) ?? {})) {
+        const v = sampleSettings(p, needed.has(k));
+        if (v !== undefined) out[k] = v;
+      }
+      return out;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A connector instance to read actions, triggers and schema from, made without real settings. */
+export function readingInstance(d: ConnectorDescriptor): Connector {
+  const candidates: unknown[] = [];
+  try {
+    const parsed = d.settings.safeParse(sampleSettings(jsonSchema(d.settings, 'input')));
+    if (parsed.success) candidates.push(parsed.data);
+  } catch {
+    // a schema JSON Schema cannot express: try empty settings below
+  }
+  candidates.push({});
+  let last: unknown;
+  for (const settings of candidates) {
+    try {
+      return d.create({ connectionId: `${d.type}-describe`, settings, log: silentLogger });
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
 function describeType(d: ConnectorDescriptor, instance: Connector | undefined) {
   return {
     type: d.type,
@@ -83,7 +151,7 @@ export function registerConnectorTypes(api: ApiRoutes, hub: Hub): () => Promise<
     if (!readers.has(d.type)) {
       let c: Connector | undefined;
       try {
-        c = d.create({ connectionId: `${d.type}-describe`, settings: {}, log: silentLogger });
+        c = readingInstance(d);
       } catch (err) {
         hub.log.warn('connector cannot be described without a connection', {
           type: d.type,
