@@ -17,6 +17,7 @@ import {
   LeaseLostError,
   type NewRun,
   type ResumeWait,
+  type RunRow,
   type StepRow,
   type Store,
   type TimerRow,
@@ -148,8 +149,13 @@ export class Engine {
       const resumes = ev.correlation ? await this.resumesFor(connectionId, ev) : [];
       batch.push({ key: ev.key, type: ev.type, correlation: ev.correlation, data: ev.data, runs, resumes });
     }
-    const out = await this.store.ingest({ source: connectionId, events: batch });
+    const out = await this.store.ingest({
+      source: connectionId,
+      events: batch,
+      claimFor: this.claimFor(batch.length),
+    });
     this.count(connectionId, out);
+    this.runClaimed(out);
     return out;
   }
 
@@ -168,8 +174,10 @@ export class Engine {
     const [out] = await this.store.ingest({
       source,
       events: [{ key: eventKey, type: row.definition.trigger.type, data, runs: [run], resumes: [] }],
+      claimFor: this.claimFor(1),
     });
     this.count(source, [out]);
+    this.runClaimed([out]);
     return out;
   }
 
@@ -198,6 +206,26 @@ export class Engine {
     });
     this.count(source, out);
     return out;
+  }
+
+  /** Lease new steps to this worker at once when it has room for `n` more. */
+  private claimFor(n: number): { owner: string; leaseMs: number } | undefined {
+    if (!this.running || this.opts.runWorkers === false || this.inFlight.size + n > this.concurrency)
+      return undefined;
+    return { owner: this.workerId, leaseMs: this.leaseMs };
+  }
+
+  private runClaimed(out: IngestOutcome[]): void {
+    for (const o of out) for (const s of o.claimed ?? []) this.dispatch(s);
+  }
+
+  private dispatch(step: StepRow, cached?: { run: RunRow; steps: StepRow[] }): void {
+    this.inFlight.set(step.id, step);
+    void this.runStep(step, cached).finally(() => {
+      this.inFlight.delete(step.id);
+      if (this.inFlight.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+      this.kick();
+    });
   }
 
   private count(source: string, out: IngestOutcome[]): void {
@@ -276,14 +304,7 @@ export class Engine {
           await sleep(500);
         }
       }
-      for (const s of claimed) {
-        this.inFlight.set(s.id, s);
-        void this.runStep(s).finally(() => {
-          this.inFlight.delete(s.id);
-          if (this.inFlight.size === 0) for (const w of this.idleWaiters.splice(0)) w();
-          this.kick();
-        });
-      }
+      for (const s of claimed) this.dispatch(s);
       if (claimed.length === 0 || this.inFlight.size >= this.concurrency) {
         const full = this.inFlight.size >= this.concurrency;
         const next = full ? undefined : await this.store.nextWakeAt().catch(() => undefined);
@@ -305,11 +326,15 @@ export class Engine {
     while (this.inFlight.size > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
   }
 
-  private async runStep(step: StepRow): Promise<void> {
+  /**
+   * Runs one leased step and commits its outcome. When the next step is due now it is leased to this
+   * worker in the same commit and run straight after, with the run's context carried in memory.
+   */
+  private async runStep(step: StepRow, cached?: { run: RunRow; steps: StepRow[] }): Promise<void> {
     const started = performance.now();
     let flow: FlowDef | undefined;
     try {
-      const got = await this.store.getRun(step.runId);
+      const got = cached ?? (await this.store.getRun(step.runId));
       if (!got) throw new StepFailure(new PermanentError(`run ${step.runId} is missing`));
       flow = await this.flows.version(got.run.flowId, got.run.flowVersion);
       const ctx = runContext(got.run, got.steps, flow, step.idx);
@@ -335,6 +360,7 @@ export class Engine {
           outcome.wait.connection,
           outcome.wait.eventType,
           outcome.wait.correlation,
+          got.run.startedAt,
         );
         for (const ev of early) {
           const r = await this.resumeFor(step.runId, step.id, ev.data);
@@ -342,7 +368,8 @@ export class Engine {
         }
         return;
       }
-      await this.store.completeStep({
+      const next = await this.store.completeStep({
+        claimNextFor: this.running ? { owner: this.workerId, leaseMs: this.leaseMs } : undefined,
         stepId: step.id,
         runId: step.runId,
         owner: this.workerId,
@@ -356,6 +383,22 @@ export class Engine {
         next: outcome.filtered ? { finish: 'filtered' } : nextAfter(flow, step.idx),
       });
       this.metrics?.step(step.kind, outcome.status, performance.now() - started);
+      if (next) {
+        // A run that just got its first link has a new link key: read it back rather than guess.
+        const stale = (outcome.links?.length ?? 0) > 0 && !got.run.linkKey;
+        const done: StepRow = {
+          ...step,
+          status: outcome.status,
+          input: outcome.input,
+          output: outcome.output,
+        };
+        this.dispatch(
+          next,
+          stale
+            ? undefined
+            : { run: got.run, steps: [...got.steps.filter((s) => s.id !== step.id), done, next] },
+        );
+      }
     } catch (err) {
       if (err instanceof LeaseLostError) {
         this.log.warn('a step outlived its lease; another worker owns it now', { step: step.id });

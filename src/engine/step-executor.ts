@@ -199,7 +199,9 @@ export class StepExecutor {
     }
     const key = String(correlation);
     // The event may have come before the wait was stored (an approver faster than our commit).
-    const early = await this.store.findInboxByCorrelation(w.connection, w.event, key);
+    // Only events of this run's lifetime: an old reply with the same key (the same cashier's last
+    // "确认付款") must not answer a new question.
+    const early = await this.store.findInboxByCorrelation(w.connection, w.event, key, run.startedAt);
     const hit = await this.firstSatisfying(def, ctx, early);
     if (hit) return { type: 'done', status: 'completed', input: { correlation: key }, output: hit.data };
     const now = Date.now();

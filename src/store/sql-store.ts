@@ -82,13 +82,18 @@ export class SqlStore implements Store {
   }
 
   /** Runs a write transaction, then wakes local workers (PostgreSQL also NOTIFYs others at commit). */
-  private async write<T>(fn: (tx: Db) => Promise<T>, wake = false): Promise<T> {
+  private async write<T>(
+    fn: (tx: Db) => Promise<T>,
+    wake: boolean | ((result: T) => boolean) = false,
+  ): Promise<T> {
+    let woke = false;
     const out = await this.db.transaction(async (tx) => {
       const r = await fn(tx);
-      if (wake && this.db.dialect === 'postgres') await tx.run("SELECT pg_notify('qiao_work', '')");
+      woke = typeof wake === 'function' ? wake(r) : wake;
+      if (woke && this.db.dialect === 'postgres') await tx.run("SELECT pg_notify('qiao_work', '')");
       return r;
     });
-    if (wake) this.events.emit('work');
+    if (woke) this.events.emit('work');
     return out;
   }
 
@@ -180,65 +185,77 @@ export class SqlStore implements Store {
 
   async ingest(batch: IngestBatch): Promise<IngestOutcome[]> {
     const now = Date.now();
-    return this.write(async (tx) => {
-      const out: IngestOutcome[] = [];
-      for (const ev of batch.events) {
-        const ins = await tx.run(
-          `INSERT INTO inbox (source, key, type, correlation, data, received_at, runs, resumed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    let queued = false;
+    return this.write(
+      async (tx) => {
+        const out: IngestOutcome[] = [];
+        for (const ev of batch.events) {
+          const ins = await tx.run(
+            `INSERT INTO inbox (source, key, type, correlation, data, received_at, runs, resumed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (source, key) DO NOTHING`,
-          [
-            batch.source,
-            ev.key,
-            ev.type,
-            ev.correlation ?? null,
-            j(ev.data),
-            now,
-            ev.runs.length,
-            ev.resumes.length,
-          ],
-        );
-        if (ins.changes === 0) {
-          await tx.run('UPDATE inbox SET duplicates = duplicates + 1 WHERE source = ? AND key = ?', [
-            batch.source,
-            ev.key,
-          ]);
-          await this.bump(tx, 'inbox_duplicates', 1);
-          out.push({ key: ev.key, duplicate: true, runIds: [], resumed: [] });
-          continue;
-        }
-        const runIds: string[] = [];
-        for (const r of ev.runs) {
-          let linkKey: string | undefined;
-          if (r.source) {
-            const { connection, object, externalId } = r.source;
-            linkKey = (await this.linkIdTx(tx, connection, object, externalId)) ?? randomUUID();
-            await tx.run(
-              `INSERT INTO id_links (connection, object, external_id, link_id, flow_id, run_id, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connection, object, external_id) DO NOTHING`,
-              [connection, object, externalId, linkKey, r.flowId, r.id, now, now],
-            );
-          }
-          await tx.run(
-            `INSERT INTO runs (id, flow_id, flow_version, status, event_source, event_key, link_key, event, started_at, updated_at)
-             VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
-            [r.id, r.flowId, r.flowVersion, batch.source, ev.key, linkKey ?? null, j(ev.data), now, now],
+            [
+              batch.source,
+              ev.key,
+              ev.type,
+              ev.correlation ?? null,
+              j(ev.data),
+              now,
+              ev.runs.length,
+              ev.resumes.length,
+            ],
           );
-          await this.applyNext(tx, r.id, r.first, now);
-          runIds.push(r.id);
+          if (ins.changes === 0) {
+            await tx.run('UPDATE inbox SET duplicates = duplicates + 1 WHERE source = ? AND key = ?', [
+              batch.source,
+              ev.key,
+            ]);
+            await this.bump(tx, 'inbox_duplicates', 1);
+            out.push({ key: ev.key, duplicate: true, runIds: [], resumed: [] });
+            continue;
+          }
+          const runIds: string[] = [];
+          const claimed: StepRow[] = [];
+          for (const r of ev.runs) {
+            let linkKey: string | undefined;
+            if (r.source) {
+              const { connection, object, externalId } = r.source;
+              linkKey = (await this.linkIdTx(tx, connection, object, externalId)) ?? randomUUID();
+              await tx.run(
+                `INSERT INTO id_links (connection, object, external_id, link_id, flow_id, run_id, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connection, object, external_id) DO NOTHING`,
+                [connection, object, externalId, linkKey, r.flowId, r.id, now, now],
+              );
+            }
+            await tx.run(
+              `INSERT INTO runs (id, flow_id, flow_version, status, event_source, event_key, link_key, event, started_at, updated_at)
+             VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
+              [r.id, r.flowId, r.flowVersion, batch.source, ev.key, linkKey ?? null, j(ev.data), now, now],
+            );
+            const n = await this.applyNext(tx, r.id, r.first, now, batch.claimFor);
+            if (n.claimed) claimed.push(n.claimed);
+            if (n.queued) queued = true;
+            runIds.push(r.id);
+          }
+          const resumed: string[] = [];
+          for (const w of ev.resumes) {
+            if (await this.resumeTx(tx, w, now)) {
+              resumed.push(w.runId);
+              queued = true;
+            }
+          }
+          out.push({ key: ev.key, duplicate: false, runIds, resumed, claimed });
         }
-        const resumed: string[] = [];
-        for (const w of ev.resumes) if (await this.resumeTx(tx, w, now)) resumed.push(w.runId);
-        out.push({ key: ev.key, duplicate: false, runIds, resumed });
-      }
-      if (batch.cursor) {
-        await tx.run(
-          `INSERT INTO cursors (flow_id, cursor, updated_at) VALUES (?, ?, ?)
+        if (batch.cursor) {
+          await tx.run(
+            `INSERT INTO cursors (flow_id, cursor, updated_at) VALUES (?, ?, ?)
            ON CONFLICT (flow_id) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
-          [batch.cursor.flowId, j(batch.cursor.cursor), now],
-        );
-      }
-      return out;
-    }, true);
+            [batch.cursor.flowId, j(batch.cursor.cursor), now],
+          );
+        }
+        return out;
+      },
+      () => queued,
+    );
   }
 
   async getInbox(source: string, key: string): Promise<InboxRow | undefined> {
@@ -246,10 +263,15 @@ export class SqlStore implements Store {
     return r && toInbox(r);
   }
 
-  async findInboxByCorrelation(source: string, type: string, correlation: string): Promise<InboxRow[]> {
+  async findInboxByCorrelation(
+    source: string,
+    type: string,
+    correlation: string,
+    since = 0,
+  ): Promise<InboxRow[]> {
     const rows = await this.db.all<Row>(
-      'SELECT * FROM inbox WHERE source = ? AND type = ? AND correlation = ? ORDER BY received_at',
-      [source, type, correlation],
+      'SELECT * FROM inbox WHERE source = ? AND type = ? AND correlation = ? AND received_at >= ? ORDER BY received_at',
+      [source, type, correlation, since],
     );
     return rows.map(toInbox);
   }
@@ -278,6 +300,11 @@ export class SqlStore implements Store {
 
   async claimSteps(owner: string, limit: number, leaseMs: number): Promise<StepRow[]> {
     const now = Date.now();
+    const ready = await this.db.get<Row>(
+      `SELECT id FROM steps WHERE status = 'queued' AND available_at <= ? LIMIT 1`,
+      [now],
+    );
+    if (!ready) return [];
     return this.db.transaction(async (tx) => {
       const pick =
         this.db.dialect === 'postgres'
@@ -330,56 +357,71 @@ export class SqlStore implements Store {
     return r.changes;
   }
 
-  async completeStep(c: StepCompletion): Promise<void> {
+  async completeStep(c: StepCompletion): Promise<StepRow | undefined> {
     const now = Date.now();
-    await this.write(async (tx) => {
-      const status = c.status;
-      const r = await tx.run(
-        `UPDATE steps SET status = ?, input = ?, output = ?, error = NULL, lease_owner = NULL, lease_until = NULL,
+    let queued = false;
+    return this.write(
+      async (tx) => {
+        const status = c.status;
+        const r = await tx.run(
+          `UPDATE steps SET status = ?, input = ?, output = ?, error = NULL, lease_owner = NULL, lease_until = NULL,
            finished_at = ?, history = ${this.appendJson('history')}
          WHERE id = ? AND status = 'running' AND lease_owner = ?`,
-        [status, j(c.input), j(c.output), status === 'waiting' ? null : now, j(c.attempt), c.stepId, c.owner],
-      );
-      if (r.changes === 0) throw new LeaseLostError(c.stepId);
-      if (c.links?.length) {
-        const run = await tx.get<Row>('SELECT flow_id, link_key FROM runs WHERE id = ?', [c.runId]);
-        let linkKey = run?.link_key ? String(run.link_key) : undefined;
-        for (const l of c.links) {
-          const existing = await this.linkIdTx(tx, l.connection, l.object, l.externalId);
-          linkKey ??= existing ?? randomUUID();
-          await tx.run(
-            `INSERT INTO id_links (connection, object, external_id, link_id, flow_id, run_id, content_hash, created_at, updated_at)
+          [
+            status,
+            j(c.input),
+            j(c.output),
+            status === 'waiting' ? null : now,
+            j(c.attempt),
+            c.stepId,
+            c.owner,
+          ],
+        );
+        if (r.changes === 0) throw new LeaseLostError(c.stepId);
+        if (c.links?.length) {
+          const run = await tx.get<Row>('SELECT flow_id, link_key FROM runs WHERE id = ?', [c.runId]);
+          let linkKey = run?.link_key ? String(run.link_key) : undefined;
+          for (const l of c.links) {
+            const existing = await this.linkIdTx(tx, l.connection, l.object, l.externalId);
+            linkKey ??= existing ?? randomUUID();
+            await tx.run(
+              `INSERT INTO id_links (connection, object, external_id, link_id, flow_id, run_id, content_hash, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (connection, object, external_id) DO UPDATE SET run_id = excluded.run_id,
                content_hash = COALESCE(excluded.content_hash, id_links.content_hash), updated_at = excluded.updated_at`,
-            [
-              l.connection,
-              l.object,
-              l.externalId,
-              existing ?? linkKey,
-              run?.flow_id == null ? null : String(run.flow_id),
-              c.runId,
-              c.contentHash ?? null,
-              now,
-              now,
-            ],
-          );
+              [
+                l.connection,
+                l.object,
+                l.externalId,
+                existing ?? linkKey,
+                run?.flow_id == null ? null : String(run.flow_id),
+                c.runId,
+                c.contentHash ?? null,
+                now,
+                now,
+              ],
+            );
+          }
+          if (!run?.link_key && linkKey)
+            await tx.run('UPDATE runs SET link_key = ? WHERE id = ?', [linkKey, c.runId]);
         }
-        if (!run?.link_key && linkKey)
-          await tx.run('UPDATE runs SET link_key = ? WHERE id = ?', [linkKey, c.runId]);
-      }
-      if (c.audit) await this.audit(tx, [c.audit]);
-      if (status === 'waiting' && c.wait) {
-        await tx.run(
-          'INSERT INTO waits (step_id, run_id, connection, event_type, correlation, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-          [c.stepId, c.runId, c.wait.connection, c.wait.eventType, c.wait.correlation, now],
-        );
-        for (const t of c.wait.timers) await this.insertTimer(tx, t);
-        await tx.run(`UPDATE runs SET status = 'waiting', updated_at = ? WHERE id = ?`, [now, c.runId]);
-      } else if (c.next) {
-        await this.applyNext(tx, c.runId, c.next, now);
-      }
-    }, true);
+        if (c.audit) await this.audit(tx, [c.audit]);
+        if (status === 'waiting' && c.wait) {
+          await tx.run(
+            'INSERT INTO waits (step_id, run_id, connection, event_type, correlation, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+            [c.stepId, c.runId, c.wait.connection, c.wait.eventType, c.wait.correlation, now],
+          );
+          for (const t of c.wait.timers) await this.insertTimer(tx, t);
+          await tx.run(`UPDATE runs SET status = 'waiting', updated_at = ? WHERE id = ?`, [now, c.runId]);
+        } else if (c.next) {
+          const n = await this.applyNext(tx, c.runId, c.next, now, c.claimNextFor);
+          queued = n.queued;
+          return n.claimed;
+        }
+        return undefined;
+      },
+      () => queued,
+    );
   }
 
   async retryStep(r: StepRetry): Promise<void> {
@@ -451,16 +493,60 @@ export class SqlStore implements Store {
     return true;
   }
 
-  /** Enqueues the next step or finishes the run. */
-  private async applyNext(tx: Db, runId: string, next: NextAction, now: number): Promise<void> {
+  /**
+   * Enqueues the next step or finishes the run. With `claim`, a step due now is inserted already
+   * leased to that worker, which runs it at once: no claim round trip, no wake-up latency, and the
+   * same crash safety (a dead worker's lease runs out like any other).
+   */
+  private async applyNext(
+    tx: Db,
+    runId: string,
+    next: NextAction,
+    now: number,
+    claim?: { owner: string; leaseMs: number },
+  ): Promise<{ claimed?: StepRow; queued: boolean }> {
     if ('step' in next) {
       const s = next.step;
+      const availableAt = s.availableAt ?? now;
+      const row: StepRow = {
+        id: randomUUID(),
+        runId,
+        idx: s.idx,
+        name: s.name,
+        kind: s.kind,
+        status: 'queued',
+        attempt: 0,
+        availableAt,
+        idempotencyKey: `${runId}:${s.idx}`,
+        history: [],
+      };
+      if (claim && availableAt <= now) {
+        Object.assign(row, {
+          status: 'running',
+          leaseOwner: claim.owner,
+          leaseUntil: now + claim.leaseMs,
+          startedAt: now,
+        });
+      }
       await tx.run(
-        `INSERT INTO steps (id, run_id, idx, name, kind, status, attempt, available_at, idempotency_key)
-         VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?)`,
-        [randomUUID(), runId, s.idx, s.name, s.kind, s.availableAt ?? now, `${runId}:${s.idx}`],
+        `INSERT INTO steps (id, run_id, idx, name, kind, status, attempt, available_at, idempotency_key, lease_owner, lease_until, started_at)
+         VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
+        [
+          row.id,
+          runId,
+          s.idx,
+          s.name,
+          s.kind,
+          row.status,
+          availableAt,
+          row.idempotencyKey,
+          row.leaseOwner ?? null,
+          row.leaseUntil ?? null,
+          row.startedAt ?? null,
+        ],
       );
-      await tx.run(`UPDATE runs SET status = 'running', updated_at = ? WHERE id = ?`, [now, runId]);
+      // The run is already `running`: it was just inserted, or resumed, or had this step's predecessor.
+      return row.status === 'running' ? { claimed: row, queued: false } : { queued: true };
     } else {
       await tx.run('UPDATE runs SET status = ?, finished_at = ?, updated_at = ?, error = ? WHERE id = ?', [
         next.finish,
@@ -470,6 +556,7 @@ export class SqlStore implements Store {
         runId,
       ]);
       await this.bump(tx, `runs_${next.finish}`, 1);
+      return { queued: false };
     }
   }
 

@@ -133,6 +133,8 @@ export interface IngestBatch {
   events: IngestEvent[];
   /** A poll cursor stored in the same transaction as the page's events. */
   cursor?: { flowId: string; cursor: Cursor };
+  /** Insert the new runs' first steps already leased to this worker (see `StepCompletion.claimNextFor`). */
+  claimFor?: { owner: string; leaseMs: number };
 }
 
 export interface IngestOutcome {
@@ -140,6 +142,8 @@ export interface IngestOutcome {
   duplicate: boolean;
   runIds: string[];
   resumed: string[];
+  /** First steps leased to `claimFor`, for that worker to run now. */
+  claimed?: StepRow[];
 }
 
 export interface TimerInput {
@@ -179,6 +183,8 @@ export interface StepCompletion {
   wait?: { connection: string; eventType: string; correlation: string; timers: TimerInput[] };
   /** For completed/skipped: what follows. */
   next?: NextAction;
+  /** Insert the next step already leased to this worker, which runs it at once. */
+  claimNextFor?: { owner: string; leaseMs: number };
 }
 
 export interface StepRetry {
@@ -289,7 +295,13 @@ export interface Store {
 
   ingest(batch: IngestBatch): Promise<IngestOutcome[]>;
   getInbox(source: string, key: string): Promise<InboxRow | undefined>;
-  findInboxByCorrelation(source: string, type: string, correlation: string): Promise<InboxRow[]>;
+  /** Events stored for a correlation key, oldest first; with `since`, only those received since then. */
+  findInboxByCorrelation(
+    source: string,
+    type: string,
+    correlation: string,
+    since?: number,
+  ): Promise<InboxRow[]>;
   findWaits(connection: string, eventType: string, correlation: string): Promise<WaitRow[]>;
   /** Waits stored before `createdBefore`, oldest first: what the reconciler asks partners about. */
   listWaits(q: { connection?: string; createdBefore?: number; limit?: number }): Promise<WaitRow[]>;
@@ -300,7 +312,8 @@ export interface Store {
   recoverLeases(): Promise<number>;
   /** At start of an embedded (single-process) hub: every running step was this process's, now dead. */
   releaseAllLeases(): Promise<number>;
-  completeStep(c: StepCompletion): Promise<void>;
+  /** Returns the next step when it was leased to `claimNextFor`. */
+  completeStep(c: StepCompletion): Promise<StepRow | undefined>;
   retryStep(r: StepRetry): Promise<void>;
   deadLetterStep(d: StepDeadLetter): Promise<void>;
   resumeWait(r: ResumeWait): Promise<boolean>;

@@ -13,7 +13,6 @@ export class SqliteDb implements Db {
   private readonly db: DatabaseSync;
   private readonly statements = new Map<string, StatementSync>();
   private readonly mutex = new Mutex();
-  private inTx = false;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -25,6 +24,7 @@ export class SqliteDb implements Db {
       PRAGMA foreign_keys = ON;
       PRAGMA temp_store = MEMORY;
       PRAGMA cache_size = -32000;
+      PRAGMA wal_autocheckpoint = 10000;
     `);
   }
 
@@ -37,6 +37,7 @@ export class SqliteDb implements Db {
     return s;
   }
 
+  /** Reads run directly: node:sqlite is synchronous, so a read never interleaves inside a statement. */
   async all<T>(sql: string, params: Param[] = []): Promise<T[]> {
     return this.stmt(sql).all(...(params as never[])) as T[];
   }
@@ -45,8 +46,8 @@ export class SqliteDb implements Db {
     return this.stmt(sql).get(...(params as never[])) as T | undefined;
   }
 
+  /** A write outside a transaction is its own transaction, taken in turn with the others. */
   async run(sql: string, params: Param[] = []): Promise<{ changes: number }> {
-    if (this.inTx) return { changes: Number(this.stmt(sql).run(...(params as never[])).changes) };
     return this.transaction(async (tx) => tx.run(sql, params));
   }
 
@@ -54,14 +55,29 @@ export class SqliteDb implements Db {
     this.db.exec(sql);
   }
 
+  /**
+   * Transactions take turns through the mutex. `fn` gets a handle bound to this transaction: its calls
+   * run inside it, and its `transaction()` joins it. Everyone else's calls wait for the mutex, so two
+   * async callers can never share (or commit) one another's transaction.
+   */
   async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-    if (this.inTx) return fn(this); // nested: join the outer transaction
     const release = await this.mutex.lock();
-    this.inTx = true;
+    const direct = (sql: string, params: Param[]) => ({
+      changes: Number(this.stmt(sql).run(...(params as never[])).changes),
+    });
+    const tx: Db = {
+      dialect: 'sqlite',
+      all: this.all.bind(this),
+      get: this.get.bind(this),
+      run: async (sql, params = []) => direct(sql, params),
+      exec: this.exec.bind(this),
+      transaction: (inner) => inner(tx),
+      close: async () => {},
+    };
     try {
       this.db.exec('BEGIN IMMEDIATE');
       try {
-        const out = await fn(this);
+        const out = await fn(tx);
         this.db.exec('COMMIT');
         return out;
       } catch (err) {
@@ -69,7 +85,6 @@ export class SqliteDb implements Db {
         throw err;
       }
     } finally {
-      this.inTx = false;
       release();
     }
   }
