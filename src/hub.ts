@@ -65,7 +65,12 @@ export function flowRegistry(connections: ConnectionManager): FlowRegistry {
   return {
     connection(id) {
       const c = connections.get(id);
-      return c && { type: c.row.type, connector: c.connector };
+      return (
+        c && {
+          type: c.row.type,
+          connector: { actions: c.connector.actions, triggers: c.connector.triggers, schema: c.schema },
+        }
+      );
     },
   };
 }

@@ -3,7 +3,13 @@
  * form) and its limiter. Actions are always called through `call()`, so limits, bans, breakers,
  * input validation and error classification apply to every partner call the same way.
  */
-import type { ActionResult, ConnectionLimits, Connector, ConnectorDescriptor } from '../core/connector.ts';
+import type {
+  ActionResult,
+  ConnectionLimits,
+  Connector,
+  ConnectorDescriptor,
+  ConnectorSchema,
+} from '../core/connector.ts';
 import {
   NotFoundError,
   PermanentError,
@@ -26,6 +32,8 @@ export interface LiveConnection {
   limiter: ConnectionLimiter;
   /** Secret values of this connection, scrubbed from every error it raises. */
   secrets: string[];
+  /** The connector's schema, refreshed from the partner (`describe`) where it has one. */
+  schema: ConnectorSchema;
 }
 
 export interface CallOptions {
@@ -172,15 +180,47 @@ export class ConnectionManager {
       ...d.limits,
       ...row.limits,
     };
+    const connector = d.create({
+      connectionId: row.id,
+      settings,
+      log: this.log.child({ connection: row.id }),
+    });
     const live: LiveConnection = {
       row,
       descriptor: d,
-      connector: d.create({ connectionId: row.id, settings, log: this.log.child({ connection: row.id }) }),
+      connector,
       limiter: prev?.limiter ?? new ConnectionLimiter(limits),
       secrets: secretValues(settings as Record<string, unknown>, d.secretFields),
+      schema: connector.schema,
     };
     this.live.set(row.id, live);
+    await this.refreshSchema(live);
     return live;
+  }
+
+  /**
+   * Asks the partner for its current objects and fields (tenant custom fields included), so flows
+   * are validated against the real schema. Best effort: an unreachable partner keeps the static one.
+   */
+  async refreshSchema(live: LiveConnection, timeoutMs = 5_000): Promise<void> {
+    if (!live.connector.describe) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const described = await Promise.race([
+        live.connector.describe(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+      live.schema = { objects: { ...live.connector.schema.objects, ...described.objects } };
+    } catch (err) {
+      this.log.warn('schema refresh failed; validating against the built-in schema', {
+        connection: live.row.id,
+        error: scrubSecrets((err as Error).message, live.secrets),
+      });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Calls a connector action under the connection's limits, with its input validated. */
