@@ -2,9 +2,10 @@
 import type { ConnectorDescriptor } from '../core/connector.ts';
 import { dingtalkConnector } from './dingtalk/index.ts';
 import { httpConnector } from './http/index.ts';
+import { kingdeeConnector } from './kingdee/index.ts';
 import { neocrmConnector } from './neocrm/index.ts';
 import { wecomConnector } from './wecom/index.ts';
 
 export function builtinConnectors(): ConnectorDescriptor[] {
-  return [httpConnector, neocrmConnector, wecomConnector, dingtalkConnector];
+  return [httpConnector, kingdeeConnector, neocrmConnector, wecomConnector, dingtalkConnector];
 }

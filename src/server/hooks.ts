@@ -16,6 +16,9 @@ export async function registerHooks(app: FastifyInstance, hub: Hub): Promise<voi
   app.post('/http/:flowId', async (req: FastifyRequest<{ Params: { flowId: string } }>, reply) => {
     const { flowId } = req.params;
     const flow = hub.engine.flows.get(flowId);
+    if (flow && !flow.enabled) {
+      return reply.code(409).send({ error: 'flow_disabled', message: `flow '${flowId}' is disabled` });
+    }
     if (!flow || flow.definition.trigger.type !== 'webhook') {
       return reply.code(404).send({ error: 'not_found', message: `no webhook flow '${flowId}'` });
     }

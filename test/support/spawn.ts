@@ -5,13 +5,19 @@ export interface Spawned {
   child: ChildProcess;
   lines: Array<Record<string, unknown>>;
   /** Resolves with the first line for which `pred` is true. */
-  waitFor(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitFor(
+    pred: (l: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   exited: Promise<number | null>;
   stderr(): string;
 }
 
 export function spawnScript(script: string, env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: Array<Record<string, unknown>> = [];
   const listeners = new Set<() => void>();
   let buf = '';

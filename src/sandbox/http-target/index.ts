@@ -32,7 +32,7 @@ export async function startHttpTarget(
 ): Promise<HttpTargetHandle> {
   const token = options.token ?? 'qiao-target-token';
   const items = new Map<string, TargetItem>();
-  const byKey = new Map<string, { status: number; body: unknown }>();
+  const byKey = new Map<string, { status: number; body: object }>();
   const effects = new Map<string, number>();
   const deliveries = new Map<string, number>();
   let seq = 0;
