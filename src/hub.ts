@@ -12,7 +12,7 @@ import { ValidationError, type ValidationProblem } from './core/errors.ts';
 import type { FlowDef } from './core/flow.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { SecretBox } from './core/secret-box.ts';
-import { ConnectionManager } from './engine/connections.ts';
+import { ConnectionManager, type LiveConnection } from './engine/connections.ts';
 import { Engine } from './engine/engine.ts';
 import { EngineMetrics } from './engine/metrics.ts';
 import { type FlowRegistry, validateFlowFile } from './flow/validate.ts';
@@ -72,6 +72,7 @@ export function flowRegistry(connections: ConnectionManager): FlowRegistry {
         }
       );
     },
+    connections: () => connections.list().map((c) => c.row.id),
   };
 }
 
@@ -147,14 +148,24 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     stops.push(() => engine.stop());
 
     // Long-lived ingress (DingTalk Stream): events are acknowledged only once they are in the inbox.
+    // Connections created or changed later (API) get theirs through `onChange`, without a restart.
     if (opts.runScheduler !== false) {
-      for (const c of connections.list()) {
-        if (!c.connector.ingress) continue;
-        const handle = await c.connector.ingress.start(async (events) => {
-          await engine.ingest(c.row.id, events);
+      const ingresses = new Map<string, { stop(): Promise<void> }>();
+      const syncIngress = async (id: string, live: LiveConnection | undefined) => {
+        await ingresses.get(id)?.stop();
+        ingresses.delete(id);
+        if (!live?.connector.ingress) return;
+        const handle = await live.connector.ingress.start(async (events) => {
+          await engine.ingest(id, events);
         });
-        stops.unshift(() => handle.stop());
-      }
+        ingresses.set(id, handle);
+      };
+      for (const c of connections.list()) await syncIngress(c.row.id, c);
+      connections.onChange = syncIngress;
+      stops.unshift(async () => {
+        connections.onChange = undefined;
+        for (const h of ingresses.values()) await h.stop();
+      });
     }
 
     const hub: Hub = {

@@ -65,6 +65,12 @@ export class ConnectionManager {
     for (const d of opts.descriptors) this.types.set(d.type, d);
   }
 
+  /**
+   * Called after a connection is opened anew (created, changed) or removed (`undefined`): the hub
+   * uses it to (re)start long-lived ingress such as DingTalk Stream without a restart.
+   */
+  onChange?: (id: string, live: LiveConnection | undefined) => Promise<void>;
+
   descriptor(type: string): ConnectorDescriptor | undefined {
     return this.types.get(type);
   }
@@ -147,6 +153,7 @@ export class ConnectionManager {
   async remove(id: string, actor: string): Promise<boolean> {
     const c = this.live.get(id);
     this.live.delete(id);
+    await this.onChange?.(id, undefined);
     await c?.connector.close?.();
     return this.store.deleteConnection(id, {
       actor,
@@ -195,6 +202,7 @@ export class ConnectionManager {
     };
     this.live.set(row.id, live);
     await this.refreshSchema(live);
+    await this.onChange?.(row.id, live);
     return live;
   }
 

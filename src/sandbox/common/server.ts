@@ -98,8 +98,14 @@ export async function startSandboxServer(
         rawBody,
         ip: req.socket.remoteAddress ?? '',
       };
+      if (url.pathname === '/__sandbox') {
+        return send(res, {
+          status: 404,
+          body: { error: 'not_found', message: 'the admin surface is under /__sandbox/…' },
+        });
+      }
       if (!url.pathname.startsWith('/__sandbox/')) {
-        if (url.pathname === '/__sandbox' || (await applyFaults(faults, res, hung))) return;
+        if (await applyFaults(faults, res, hung)) return;
       } else if (url.pathname === '/__sandbox/faults') {
         if (sreq.method === 'POST') Object.assign(faults, pickFaults(parseJson(rawBody)));
         if (sreq.method === 'DELETE') Object.assign(faults, NO_FAULTS);
@@ -132,7 +138,11 @@ export async function startSandboxServer(
   };
 }
 
-async function applyFaults(f: GenericFaults, res: ServerResponse, hung: Set<ServerResponse>): Promise<boolean> {
+async function applyFaults(
+  f: GenericFaults,
+  res: ServerResponse,
+  hung: Set<ServerResponse>,
+): Promise<boolean> {
   if (f.latencyMs > 0) await new Promise((r) => setTimeout(r, f.latencyMs));
   if (f.failNext > 0) {
     f.failNext -= 1;
