@@ -13,7 +13,6 @@ import { startHub } from '../src/hub.ts';
 import { startPostgres } from '../test/support/postgres.ts';
 import { closedLoop, figure, fixedRate, percentile } from './support/load.ts';
 
-
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 4_000);
 const RATE = Number(process.env.BENCH_RATE ?? 500);
 const RATE_MS = Number(process.env.BENCH_RATE_MS ?? 4_000);
@@ -33,37 +32,72 @@ steps:
 `;
 
 async function startTarget(): Promise<{ url: string; stop(): void }> {
-  const child = spawn(process.execPath, [new URL('./support/target-process.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()).url)));
+  const child = spawn(process.execPath, [new URL('./support/target-process.ts', import.meta.url).pathname], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve) =>
+    child.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()).url)),
+  );
   return { url, stop: () => child.kill('SIGTERM') };
 }
 
-const body = (i: number) => JSON.stringify({ customer: `客户${i}`, amount: i * 10, region: '华东', noise: 'x' });
+const body = (i: number) =>
+  JSON.stringify({ customer: `客户${i}`, amount: i * 10, region: '华东', noise: 'x' });
 
 async function rawCeiling(url: string): Promise<{ perSecond: number; p50: number; p99: number }> {
   const ms = await closedLoop(EVENTS, CONCURRENCY, async (i) => {
-    const r = await fetch(`${url}/items`, { method: 'POST', headers: { ...TOKEN, 'idempotency-key': `raw-${Date.now()}-${i}` }, body: body(i) });
+    const r = await fetch(`${url}/items`, {
+      method: 'POST',
+      headers: { ...TOKEN, 'idempotency-key': `raw-${Date.now()}-${i}` },
+      body: body(i),
+    });
     await r.arrayBuffer();
   });
   const lat: number[] = [];
   await fixedRate(RATE, RATE_MS, async (i) => {
     const t = performance.now();
-    const r = await fetch(`${url}/items`, { method: 'POST', headers: { ...TOKEN, 'idempotency-key': `rawlat-${Date.now()}-${i}` }, body: body(i) });
+    const r = await fetch(`${url}/items`, {
+      method: 'POST',
+      headers: { ...TOKEN, 'idempotency-key': `rawlat-${Date.now()}-${i}` },
+      body: body(i),
+    });
     await r.arrayBuffer();
     lat.push(performance.now() - t);
   });
   return { perSecond: (EVENTS / ms) * 1000, p50: percentile(lat, 50), p99: percentile(lat, 99) };
 }
 
-async function hubRun(label: string, target: string, ceiling: { perSecond: number; p50: number; p99: number }, database?: string) {
+async function hubRun(
+  label: string,
+  target: string,
+  ceiling: { perSecond: number; p50: number; p99: number },
+  database?: string,
+) {
   const dir = mkdtempSync(join(tmpdir(), 'qiao-bench-'));
-  const hub = await startHub({ dataDir: dir, database, box: new SecretBox([randomBytes(32)]), concurrency: 64 });
+  const hub = await startHub({
+    dataDir: dir,
+    database,
+    box: new SecretBox([randomBytes(32)]),
+    concurrency: 64,
+  });
   try {
-    await hub.connections.save({ id: 'target', type: 'http', settings: { baseUrl: target, auth: { type: 'bearer', token: 'qiao-target-token' } }, origin: 'api' }, 'bench');
+    await hub.connections.save(
+      {
+        id: 'target',
+        type: 'http',
+        settings: { baseUrl: target, auth: { type: 'bearer', token: 'qiao-target-token' } },
+        origin: 'api',
+      },
+      'bench',
+    );
     await hub.saveFlow(FLOW, 'bench.yaml', 'api', 'bench');
     const hook = `${hub.url}/hooks/http/bench`;
     const send = async (i: number, tag: string) => {
-      const r = await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': `${tag}-${i}` }, body: body(i) });
+      const r = await fetch(hook, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': `${tag}-${i}` },
+        body: body(i),
+      });
       if (r.status !== 202) throw new Error(`webhook answered ${r.status}: ${await r.text()}`);
       return ((await r.json()) as { runIds: string[] }).runIds[0];
     };
@@ -88,10 +122,30 @@ async function hubRun(label: string, target: string, ceiling: { perSecond: numbe
       if (got?.run.finishedAt) lat.push(got.run.finishedAt - (performance.timeOrigin + t));
     }
     const rss = process.resourceUsage().maxRSS / 1024;
-    console.log(figure(`engine ${label} webhook→map→HTTP`, perSecond, 'events/s', ceiling.perSecond, 'req/s raw HTTP'));
-    console.log(figure(`engine ${label} p50 latency at ${RATE}/s`, percentile(lat, 50), 'ms', ceiling.p50, 'ms raw HTTP'));
-    console.log(figure(`engine ${label} p99 latency at ${RATE}/s`, percentile(lat, 99), 'ms', ceiling.p99, 'ms raw HTTP'));
-    console.log(`engine ${label} p99 added latency at ${RATE}/s: ${(percentile(lat, 99) - ceiling.p99).toFixed(1)} ms`);
+    console.log(
+      figure(`engine ${label} webhook→map→HTTP`, perSecond, 'events/s', ceiling.perSecond, 'req/s raw HTTP'),
+    );
+    console.log(
+      figure(
+        `engine ${label} p50 latency at ${RATE}/s`,
+        percentile(lat, 50),
+        'ms',
+        ceiling.p50,
+        'ms raw HTTP',
+      ),
+    );
+    console.log(
+      figure(
+        `engine ${label} p99 latency at ${RATE}/s`,
+        percentile(lat, 99),
+        'ms',
+        ceiling.p99,
+        'ms raw HTTP',
+      ),
+    );
+    console.log(
+      `engine ${label} p99 added latency at ${RATE}/s: ${(percentile(lat, 99) - ceiling.p99).toFixed(1)} ms`,
+    );
     console.log(figure(`engine ${label} peak RSS`, rss, 'MB'));
   } finally {
     await hub.close();

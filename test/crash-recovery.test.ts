@@ -16,10 +16,17 @@ const WORKER = new URL('./support/worker-process.ts', import.meta.url).pathname;
 test('SIGKILL mid-run: after restart every step completes, each effect once', async () => {
   const target = await startHttpTarget();
   const dir = mkdtempSync(join(tmpdir(), 'qiao-crash-'));
-  const env = { QIAO_DATA_DIR: dir, QIAO_MASTER_KEY: randomBytes(32).toString('base64'), TARGET_URL: target.baseUrl };
+  const env = {
+    QIAO_DATA_DIR: dir,
+    QIAO_MASTER_KEY: randomBytes(32).toString('base64'),
+    TARGET_URL: target.baseUrl,
+  };
   try {
     // A little latency keeps calls in flight when the kill lands, between the call and its commit.
-    await fetch(`${target.baseUrl}/__sandbox/faults`, { method: 'POST', body: JSON.stringify({ latencyMs: 3 }) });
+    await fetch(`${target.baseUrl}/__sandbox/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ latencyMs: 3 }),
+    });
     const first = spawnScript(WORKER, { ...env, SETUP: '1', INGEST: '2000' });
     await first.waitFor((l) => l.ingested === 2000, 120_000);
     const killAt = 600 + Math.floor(Math.random() * 400);
@@ -39,7 +46,9 @@ test('SIGKILL mid-run: after restart every step completes, each effect once', as
     assert.equal(target.items.size, 2000, 'exactly 2,000 items exist');
     assert.ok((done.steps as number) >= 2000 - atKill, 'the restarted worker finished the rest');
     const redelivered = [...target.deliveries.values()].filter((n) => n > 1).length;
-    process.stdout.write(`# killed after ${atKill} effects; ${redelivered} calls were redelivered after the restart\n`);
+    process.stdout.write(
+      `# killed after ${atKill} effects; ${redelivered} calls were redelivered after the restart\n`,
+    );
   } finally {
     await target.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,11 @@
 /** Small load-generation helpers for the benchmarks: closed-loop and fixed-rate senders, percentiles. */
 
 /** Runs `total` calls with `concurrency` in flight; resolves with the elapsed ms. */
-export async function closedLoop(total: number, concurrency: number, call: (i: number) => Promise<void>): Promise<number> {
+export async function closedLoop(
+  total: number,
+  concurrency: number,
+  call: (i: number) => Promise<void>,
+): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -13,7 +17,11 @@ export async function closedLoop(total: number, concurrency: number, call: (i: n
 }
 
 /** Starts one call every 1000/rate ms for `durationMs`; resolves when all have finished. */
-export async function fixedRate(rate: number, durationMs: number, call: (i: number) => Promise<void>): Promise<void> {
+export async function fixedRate(
+  rate: number,
+  durationMs: number,
+  call: (i: number) => Promise<void>,
+): Promise<void> {
   const total = Math.round((rate * durationMs) / 1000);
   const t0 = performance.now();
   const pending: Promise<void>[] = [];
@@ -33,7 +41,13 @@ export function percentile(values: number[], p: number): number {
 }
 
 /** One figure line: `<what>: <value> <unit> (ceiling <value> <unit>, ratio <r>)`. */
-export function figure(what: string, value: number, unit: string, ceiling?: number, ceilingUnit = unit): string {
+export function figure(
+  what: string,
+  value: number,
+  unit: string,
+  ceiling?: number,
+  ceilingUnit = unit,
+): string {
   const v = value >= 100 ? Math.round(value) : Number(value.toFixed(2));
   if (ceiling === undefined) return `${what}: ${v} ${unit}`;
   const c = ceiling >= 100 ? Math.round(ceiling) : Number(ceiling.toFixed(2));

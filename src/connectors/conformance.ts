@@ -96,7 +96,11 @@ export function runConformance(fixture: ConformanceFixture): void {
     let env: ConformanceEnv;
     let connector: Connector;
     const create = (settings: Record<string, unknown>, id = 'conformance') =>
-      descriptor.create({ connectionId: id, settings: descriptor.settings.parse(settings), log: silentLogger });
+      descriptor.create({
+        connectionId: id,
+        settings: descriptor.settings.parse(settings),
+        log: silentLogger,
+      });
 
     before(async () => {
       env = await fixture.start();
@@ -117,7 +121,10 @@ export function runConformance(fixture: ConformanceFixture): void {
       assert.match(descriptor.type, /^[a-z][a-z0-9-]*$/, 'type is lower-case kebab-case');
       assert.ok(descriptor.title['zh-CN'] && descriptor.title.en, 'title in zh-CN and en');
       assert.ok(descriptor.settings.safeParse(env.settings).success, 'good settings parse');
-      assert.ok(descriptor.settings.safeParse(env.badSettings).success, 'bad-credential settings still parse');
+      assert.ok(
+        descriptor.settings.safeParse(env.badSettings).success,
+        'bad-credential settings still parse',
+      );
       assert.equal(descriptor.settings.safeParse({}).success, false, 'empty settings are rejected');
       for (const f of descriptor.secretFields) {
         assert.ok(f in env.settings || !(f in env.badSettings), `secret field ${f} is a setting`);
@@ -226,9 +233,14 @@ export function runConformance(fixture: ConformanceFixture): void {
     test('auth-refresh', async () => {
       const r = connector.actions[env.read.action];
       // A first call makes sure a token/session exists, so the revocation hits a live one.
-      await r.run(r.input.parse(env.read.input(writtenId ?? '1')), testActionContext(`ar0-${unique}`)).catch(() => {});
+      await r
+        .run(r.input.parse(env.read.input(writtenId ?? '1')), testActionContext(`ar0-${unique}`))
+        .catch(() => {});
       await env.faults.revokeAuth();
-      const out = await r.run(r.input.parse(env.read.input(writtenId ?? '1')), testActionContext(`ar-${unique}`));
+      const out = await r.run(
+        r.input.parse(env.read.input(writtenId ?? '1')),
+        testActionContext(`ar-${unique}`),
+      );
       if (writtenId) env.read.check(out.output, unique);
     });
 
@@ -272,7 +284,8 @@ export function runConformance(fixture: ConformanceFixture): void {
         for (const r of page.records) seen.set(r.key, (seen.get(r.key) ?? 0) + 1);
         if (page.cursor && cursor) {
           assert.ok(
-            page.cursor.time > cursor.time || (page.cursor.time === cursor.time && page.cursor.id >= cursor.id),
+            page.cursor.time > cursor.time ||
+              (page.cursor.time === cursor.time && page.cursor.id >= cursor.id),
             'the cursor never moves back',
           );
         }

@@ -15,7 +15,12 @@
 export type ErrorClass = 'transient' | 'rate_limited' | 'auth_expired' | 'permanent';
 export type Fault = 'operational' | 'user' | 'bug';
 
-export const ERROR_CLASSES: readonly ErrorClass[] = ['transient', 'rate_limited', 'auth_expired', 'permanent'];
+export const ERROR_CLASSES: readonly ErrorClass[] = [
+  'transient',
+  'rate_limited',
+  'auth_expired',
+  'permanent',
+];
 
 /** What the partner itself said, kept verbatim so a person can act on it. */
 export interface PartnerDetail {

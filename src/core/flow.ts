@@ -21,8 +21,21 @@ export interface FlowDef {
 }
 
 export type TriggerDef =
-  | { type: 'poll'; connection: string; trigger: string; params: Record<string, unknown>; intervalMs: number; source?: SourceDef }
-  | { type: 'event'; connection: string; trigger: string; params: Record<string, unknown>; source?: SourceDef }
+  | {
+      type: 'poll';
+      connection: string;
+      trigger: string;
+      params: Record<string, unknown>;
+      intervalMs: number;
+      source?: SourceDef;
+    }
+  | {
+      type: 'event';
+      connection: string;
+      trigger: string;
+      params: Record<string, unknown>;
+      source?: SourceDef;
+    }
   | { type: 'schedule'; cron: string; timezone?: string }
   | { type: 'manual' }
   | { type: 'webhook'; secret?: string; source?: SourceDef }

@@ -161,7 +161,12 @@ export class Engine {
 
   /** Starts a flow by hand or from its webhook. `key` dedupes (default: a hash of the data). */
   async startFlow(flowId: string, data: unknown, key?: string): Promise<IngestOutcome> {
-    const row = this.flows.get(flowId) ?? (await this.flows.refresh(), this.flows.get(flowId));
+    let row = this.flows.get(flowId);
+    if (!row) {
+      // Saved by another process (the API of a scale-out deployment) since our last refresh.
+      await this.flows.refresh();
+      row = this.flows.get(flowId);
+    }
     if (!row) throw new PermanentError(`flow '${flowId}' does not exist`);
     if (!row.enabled) throw new PermanentError(`flow '${flowId}' is disabled`);
     const eventKey =
@@ -258,7 +263,7 @@ export class Engine {
       if ((t.type !== 'event' && t.type !== 'chat' && t.type !== 'file') || t.connection !== connectionId)
         continue;
       const spec = conn?.connector.triggers[t.trigger];
-      if (!spec || spec.kind !== 'event' || spec.eventType !== ev.type) continue;
+      if (spec?.kind !== 'event' || spec.eventType !== ev.type) continue;
       if (spec.matches && !spec.matches(ev, spec.params.parse(t.params))) continue;
       runs.push(await this.newRun(row.id, row.version, row.definition, ev.data));
     }

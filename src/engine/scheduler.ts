@@ -85,7 +85,7 @@ export class Scheduler {
     try {
       const conn = this.engine.connections.require(t.connection);
       const spec = conn.connector.triggers[t.trigger];
-      if (!spec || spec.kind !== 'poll')
+      if (spec?.kind !== 'poll')
         throw new Error(`connection '${t.connection}' has no poll trigger '${t.trigger}'`);
       const params = spec.params.parse(t.params);
       let cursor: Cursor | null = (await this.engine.store.getCursor(flow.id)) ?? null;

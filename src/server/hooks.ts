@@ -19,7 +19,7 @@ export async function registerHooks(app: FastifyInstance, hub: Hub): Promise<voi
     if (flow && !flow.enabled) {
       return reply.code(409).send({ error: 'flow_disabled', message: `flow '${flowId}' is disabled` });
     }
-    if (!flow || flow.definition.trigger.type !== 'webhook') {
+    if (flow?.definition.trigger.type !== 'webhook') {
       return reply.code(404).send({ error: 'not_found', message: `no webhook flow '${flowId}'` });
     }
     const t = flow.definition.trigger;
