@@ -48,7 +48,10 @@ runConformance({
         change: async (n) => {
           for (let i = 0; i < n; i++) {
             changes++;
-            await writeFile(path.join(root, 'inbox', `c${String(changes).padStart(4, '0')}.csv`), `name\nrow ${changes}\n`);
+            await writeFile(
+              path.join(root, 'inbox', `c${String(changes).padStart(4, '0')}.csv`),
+              `name\nrow ${changes}\n`,
+            );
           }
         },
       },

@@ -3,6 +3,7 @@
  * default, CRLF line breaks as Excel writes them) or XLSX (bold frozen header, column widths). The
  * caller renames the temporary file over the target (see ledger.ts).
  */
+import { createWriteStream } from 'node:fs';
 import { copyFile, open } from 'node:fs/promises';
 import ExcelJS from 'exceljs';
 import { PermanentError } from '../../core/errors.ts';
@@ -140,24 +141,21 @@ export async function buildXlsx(
 ): Promise<number> {
   const cells = toCells(columns, rows, o);
   const w = widths(columns, cells);
-  const h = await open(tmp, 'w');
-  try {
-    const out = h.createWriteStream({ autoClose: false });
-    const done = new Promise<void>((resolve, reject) => {
-      out.on('finish', resolve);
-      out.on('error', reject);
-    });
-    await writeXlsx(
-      out,
+  // exceljs ends the stream itself and resolves once it has finished; an error of the stream (the
+  // disk is full) must end the wait too, or the write would hang.
+  const stream = createWriteStream(tmp);
+  const failed = new Promise<never>((_, reject) => stream.once('error', reject));
+  failed.catch(() => {});
+  await Promise.race([
+    writeXlsx(
+      stream,
       o.sheet,
       columns.map((c, i) => ({ label: c.label, width: w[i] })),
       cells,
-    );
-    await done;
-    await h.sync();
-  } finally {
-    await h.close();
-  }
+    ),
+    failed,
+  ]);
+  await syncFile(tmp);
   return rows.length;
 }
 
@@ -221,11 +219,16 @@ export async function appendXlsx(
     });
   }
   await wb.xlsx.writeFile(tmp);
-  const h = await open(tmp, 'r+');
+  await syncFile(tmp);
+  return rows.length;
+}
+
+/** Flushes a finished file to disk before it is recorded and renamed. */
+async function syncFile(file: string): Promise<void> {
+  const h = await open(file, 'r+');
   try {
     await h.sync();
   } finally {
     await h.close();
   }
-  return rows.length;
 }
