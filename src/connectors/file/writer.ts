@@ -3,7 +3,7 @@
  * default, CRLF line breaks as Excel writes them) or XLSX (bold frozen header, column widths). The
  * caller renames the temporary file over the target (see ledger.ts).
  */
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, open } from 'node:fs/promises';
 import ExcelJS from 'exceljs';
 import { PermanentError } from '../../core/errors.ts';
@@ -166,23 +166,27 @@ export async function csvHeader(
   encoding: CsvEncoding,
   delimiter: string,
 ): Promise<{ labels: string[]; encoding: string; endsWithNewline: boolean }> {
-  const h = await open(abs, 'r');
   let used = encoding as string;
   let labels: string[] = [];
+  const stream = createReadStream(abs, { highWaterMark: 64 * 1024 });
   try {
-    const text = decodeChunks(h.createReadStream({ autoClose: false, start: 0 }), encoding, file, (e) => {
+    const text = decodeChunks(stream, encoding, file, (e) => {
       used = e;
     });
     for await (const r of parseCsv(text, { delimiter, file })) {
       labels = r.fields;
       break;
     }
+  } finally {
+    stream.destroy();
+  }
+  const h = await open(abs, 'r');
+  try {
     const size = (await h.stat()).size;
     const tail = Buffer.alloc(Math.min(2, size));
     if (size) await h.read(tail, 0, tail.length, size - tail.length);
     // 0x0a ends a line in UTF-8/GBK; in UTF-16LE it is the first byte of "\n\0".
-    const endsWithNewline = size === 0 || tail.includes(0x0a);
-    return { labels, encoding: used, endsWithNewline };
+    return { labels, encoding: used, endsWithNewline: size === 0 || tail.includes(0x0a) };
   } finally {
     await h.close();
   }
