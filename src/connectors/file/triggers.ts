@@ -10,6 +10,8 @@
  * dedupes in the inbox.
  *
  * Files changed in the last `settleMs` are left for the next poll: they may still be being copied.
+ * A file stamped in the future (a share with a wrong clock) waits until that time: reading it now
+ * would move the cursor past every file that comes after it.
  *
  * Records. By default a file is one record `{ file, rows, count, … }`; a file with more than
  * `maxRows` rows becomes several records (`part` 1, 2, …; `last` on the final one). With `perRow`,
@@ -99,7 +101,15 @@ export function fileTriggers(client: FileClient): Record<string, TriggerSpec> {
           if ((err as QiaoError).partner?.code === 'ENOENT') continue;
           throw err;
         }
-        if (changedMs > horizon) continue;
+        if (changedMs > horizon) {
+          // Reading a file stamped in the future would move the cursor past every file after it.
+          if (changedMs > Date.now() + 60_000)
+            ctx.log.warn('file has a change time in the future; it is read when that time comes', {
+              file: rel,
+              time: new Date(changedMs).toISOString(),
+            });
+          continue;
+        }
         files.push({ rel, ms: changedMs, time: pad13(changedMs) });
       }
       files.sort((a, b) => cmp({ time: a.time, id: `${a.rel}/` }, { time: b.time, id: `${b.rel}/` }));
