@@ -10,10 +10,11 @@ import { PermanentError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { FileClient } from './client.ts';
 import { changeOnce, writeOnce } from './commit.ts';
+import { Continuations } from './continuations.ts';
 import { Ledger } from './ledger.ts';
 import { headersMap, typesMap, type WriteColumn, writeColumns } from './mapping.ts';
 import { csvEncoding, delimiter } from './settings.ts';
-import { formatOf, TableReader, tableOptions } from './table.ts';
+import { formatOf, TableReader, type TableRow, tableOptions } from './table.ts';
 import { appendXlsx, type BuildOptions, buildCsv, buildXlsx, csvHeader } from './writer.ts';
 import { checkSheetName } from './xlsx.ts';
 
@@ -154,7 +155,18 @@ const RESULT = '\u0000result';
 const ERROR = '\u0000error';
 const ID = '\u0000id';
 
-export function fileActions(client: FileClient, log: Logger): Record<string, ActionSpec> {
+/** A reader parked between pages of `read` (see continuations.ts). */
+export interface ParkedRead {
+  reader: TableReader;
+  it: AsyncIterator<TableRow>;
+  held?: TableRow;
+}
+
+export function fileActions(
+  client: FileClient,
+  log: Logger,
+  parked: Continuations<ParkedRead> = new Continuations(),
+): Record<string, ActionSpec> {
   let ledger: Ledger | undefined;
   const ledgerOf = async () => {
     ledger ??= new Ledger(await client.rootDir(), log);
@@ -166,20 +178,45 @@ export function fileActions(client: FileClient, log: Logger): Record<string, Act
       'Reads a page of rows from a CSV or XLSX file (streamed: only the page is held), keyed by header or by the headers map.',
     input: readInput,
     async run(input) {
-      const reader = new TableReader(client, input.path, input);
+      const fresh = new TableReader(client, input.path, input);
+      const s = await client.stat(fresh.rel, 'read');
+      // The next page of this very file version continues the reader the previous page left open.
+      const { offset: _o, limit: _l, ...opts } = input;
+      const version = `${s.rel}|${s.changedMs}|${s.size}|${JSON.stringify(opts)}`;
+      const resumed = input.offset > 0 ? parked.take(`${version}|${input.offset}`) : undefined;
+      const reader = resumed?.reader ?? fresh;
+      const it = resumed?.it ?? reader[Symbol.asyncIterator]();
+      let held = resumed?.held;
       const out: Array<Record<string, unknown>> = [];
-      let skipped = 0;
+      let skipped = resumed ? input.offset : 0;
       let more = false;
-      for await (const r of reader) {
-        if (skipped < input.offset) {
-          skipped++;
-          continue;
+      try {
+        for (;;) {
+          let r = held;
+          held = undefined;
+          if (!r) {
+            const n = await it.next();
+            if (n.done) break;
+            r = n.value;
+          }
+          if (skipped < input.offset) {
+            skipped++;
+            continue;
+          }
+          if (out.length === input.limit) {
+            more = true;
+            const state = { reader, it, held: r };
+            parked.put(`${version}|${input.offset + out.length}`, {
+              value: state,
+              close: async () => void (await it.return?.(undefined)),
+            });
+            break;
+          }
+          out.push(r.values);
         }
-        if (out.length === input.limit) {
-          more = true;
-          break;
-        }
-        out.push(r.values);
+      } catch (err) {
+        await it.return?.(undefined)?.catch(() => {});
+        throw err;
       }
       return {
         output: {

@@ -166,9 +166,9 @@ export class FileClient {
     }
   }
 
-  async stat(rel: string): Promise<Stat & { abs: string; rel: string }> {
+  async stat(rel: string, op: FileOperation = 'stat'): Promise<Stat & { abs: string; rel: string }> {
     const p = await this.resolve(rel);
-    const s: Stats = await this.call('stat', p.rel, () => lstat(p.abs));
+    const s: Stats = await this.call(op, p.rel, () => lstat(p.abs));
     return { ...p, changedMs: Math.floor(Math.max(s.mtimeMs, s.ctimeMs)), size: s.size };
   }
 

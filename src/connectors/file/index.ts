@@ -4,11 +4,12 @@
  * in docs/connectors/file.md.
  */
 import type { ConnectorDescriptor } from '../../core/connector.ts';
-import { fileActions } from './actions.ts';
+import { fileActions, type ParkedRead } from './actions.ts';
 import { FileClient } from './client.ts';
+import { Continuations } from './continuations.ts';
 import { fileSchema } from './schema.ts';
 import { type FileSettings, fileSettings } from './settings.ts';
-import { fileTriggers } from './triggers.ts';
+import { fileTriggers, type Reading } from './triggers.ts';
 
 export const fileConnector: ConnectorDescriptor<FileSettings> = {
   type: 'file',
@@ -19,14 +20,19 @@ export const fileConnector: ConnectorDescriptor<FileSettings> = {
   limits: { concurrency: 4 },
   create(ctx) {
     const client = new FileClient(ctx.settings);
+    const reads = new Continuations<ParkedRead>();
+    const polls = new Continuations<Reading>();
     return {
       async check() {
         const root = await client.check();
         return { ok: true, detail: `${root} is writable` };
       },
-      actions: fileActions(client, ctx.log),
-      triggers: fileTriggers(client),
+      actions: fileActions(client, ctx.log, reads),
+      triggers: fileTriggers(client, polls),
       schema: fileSchema,
+      async close() {
+        await Promise.all([reads.closeAll(), polls.closeAll()]);
+      },
     };
   },
 };

@@ -38,7 +38,10 @@ describe('file poll trigger', () => {
   const base = { pattern: 'inbox/*.{csv,xlsx}', settleMs: 0 };
 
   it('turns each new file into one record {file, rows, count}, oldest first, then nothing more', async () => {
-    await writeFile(f.at('inbox/b-customers.csv'), csv('客户编码,客户名称', 'C0001,苏州华锐精密机械有限公司'));
+    await writeFile(
+      f.at('inbox/b-customers.csv'),
+      csv('客户编码,客户名称', 'C0001,苏州华锐精密机械有限公司'),
+    );
     const wb = new ExcelJS.Workbook();
     const ws = wb.addWorksheet('客户');
     ws.addRow(['客户编码', '客户名称', '额度']);
@@ -49,7 +52,10 @@ describe('file poll trigger', () => {
     const params = { ...base, headers: { 客户编码: 'number', 客户名称: 'name' } };
     const page = await f.poll(params, null);
     assert.equal(page.more, false);
-    const times = { b: await fileTime(f.at('inbox/b-customers.csv')), a: await fileTime(f.at('inbox/a-customers.xlsx')) };
+    const times = {
+      b: await fileTime(f.at('inbox/b-customers.csv')),
+      a: await fileTime(f.at('inbox/a-customers.xlsx')),
+    };
     const want = [
       { file: 'inbox/b-customers.csv', time: times.b },
       { file: 'inbox/a-customers.xlsx', time: times.a },
@@ -67,7 +73,9 @@ describe('file poll trigger', () => {
     assert.deepEqual(csvRec.cursor, { time: times.b, id: 'inbox/b-customers.csv/end' });
     const xRec = byFile['inbox/a-customers.xlsx'];
     assert.equal(data(xRec).sheet, '客户');
-    assert.deepEqual(data(xRec).rows, [{ number: 'C0002', name: '宁波东海新能源科技有限公司', 额度: 1_500_000 }]);
+    assert.deepEqual(data(xRec).rows, [
+      { number: 'C0002', name: '宁波东海新能源科技有限公司', 额度: 1_500_000 },
+    ]);
     assert.deepEqual(page.cursor, page.records[1].cursor);
 
     const again = await f.poll(params, page.cursor);

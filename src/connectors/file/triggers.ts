@@ -27,6 +27,7 @@ import { z } from 'zod';
 import type { Cursor, PolledRecord, PollTriggerSpec, TriggerSpec } from '../../core/connector.ts';
 import { type QiaoError, toQiaoError } from '../../core/errors.ts';
 import type { FileClient } from './client.ts';
+import { Continuations } from './continuations.ts';
 import { compileGlob, listMatches } from './glob.ts';
 import { normaliseRelative } from './paths.ts';
 import { TableReader, type TableRow, tableOptions } from './table.ts';
@@ -73,13 +74,31 @@ function cmp(a: Cursor, b: Cursor): number {
 
 const hash16 = (h: ReturnType<typeof createHash>) => h.digest('hex').slice(0, 16);
 
+/** A file being read: its reader, where it stands, and a row read but not yet used. */
+export interface Reading {
+  reader: TableReader;
+  it: AsyncIterator<TableRow>;
+  held?: TableRow;
+  /** Whole-file mode: data rows in the parts before this one, and this part's number. */
+  offset: number;
+  part: number;
+}
+
+function fresh(client: FileClient, rel: string, p: PollParams): Reading {
+  const reader = new TableReader(client, rel, p);
+  return { reader, it: reader[Symbol.asyncIterator](), offset: 0, part: 1 };
+}
+
 interface Candidate {
   rel: string;
   ms: number;
   time: string;
 }
 
-export function fileTriggers(client: FileClient): Record<string, TriggerSpec> {
+export function fileTriggers(
+  client: FileClient,
+  parked: Continuations<Reading> = new Continuations(),
+): Record<string, TriggerSpec> {
   const poll: PollTriggerSpec<PollParams> = {
     kind: 'poll',
     description:
@@ -87,6 +106,7 @@ export function fileTriggers(client: FileClient): Record<string, TriggerSpec> {
     params: pollParams,
     async poll(p, cursor, ctx) {
       const rootReal = await client.rootDir();
+      const paramsKey = createHash('sha256').update(JSON.stringify(p)).digest('hex').slice(0, 16);
       const m = compileGlob(p.pattern);
       const moveTo = p.moveTo ? normaliseRelative(p.moveTo) : undefined;
       const names = await client.call('list', m.base, () => listMatches(rootReal, m, moveTo ? [moveTo] : []));
@@ -157,33 +177,49 @@ export function fileTriggers(client: FileClient): Record<string, TriggerSpec> {
           cursor && cursor.time === f.time && cursor.id.startsWith(`${f.rel}/`)
             ? Number(cursor.id.slice(f.rel.length + 1))
             : 0;
-        const reader = new TableReader(client, f.rel, p);
+        const parkKey = (row: number) => `${paramsKey}|${f.rel}|${f.time}|${row}`;
+        // Continue the reader the previous page left open here, else open the file (and skip).
+        const st: Reading =
+          (resumeAfter ? parked.take(parkKey(resumeAfter)) : undefined) ?? fresh(client, f.rel, p);
+        const { reader } = st;
+        const next = async (): Promise<TableRow | undefined> => {
+          if (st.held) {
+            const h = st.held;
+            st.held = undefined;
+            return h;
+          }
+          const n = await st.it.next();
+          return n.done ? undefined : n.value;
+        };
+        /** Keeps the reader, positioned at `held`, for the page that resumes after `row`. */
+        const park = (held: TableRow, row: number) => {
+          st.held = held;
+          parked.put(parkKey(row), { value: st, close: async () => void (await st.it.return?.(undefined)) });
+        };
         const sheet = () => (reader.sheet !== undefined ? { sheet: reader.sheet } : {});
-        let seen = 0;
+        const headerHash = () =>
+          createHash('sha256').update(JSON.stringify(reader.columns.map((c) => c.source)));
         try {
           if (p.perRow) {
             let prev: TableRow | undefined;
-            const rowRecord = (r: TableRow, isLast: boolean): PolledRecord => {
-              const h = createHash('sha256').update(JSON.stringify(reader.columns.map((c) => c.source)));
-              h.update(JSON.stringify(r.raw));
-              return {
-                key: `${f.rel}#${r.row}@${hash16(h)}`,
-                data: {
-                  file: f.rel,
-                  format: reader.format,
-                  ...sheet(),
-                  modified,
-                  row: r.row,
-                  values: r.values,
-                },
-                cursor: at(isLast ? END : r.row),
-              };
-            };
-            for await (const r of reader) {
+            const rowRecord = (r: TableRow, isLast: boolean): PolledRecord => ({
+              key: `${f.rel}#${r.row}@${hash16(headerHash().update(JSON.stringify(r.raw)))}`,
+              data: {
+                file: f.rel,
+                format: reader.format,
+                ...sheet(),
+                modified,
+                row: r.row,
+                values: r.values,
+              },
+              cursor: at(isLast ? END : r.row),
+            });
+            for (let r = await next(); r; r = await next()) {
               if (r.row <= resumeAfter) continue;
               if (prev) {
                 emit(rowRecord(prev, false), 1);
                 if (!room()) {
+                  park(r, prev.row);
                   more = true;
                   break reading;
                 }
@@ -194,21 +230,19 @@ export function fileTriggers(client: FileClient): Record<string, TriggerSpec> {
             else last = at(END);
           } else {
             let chunk: TableRow[] = [];
-            let offset = 0;
-            let part = 1;
             const chunkRecord = (isLast: boolean): PolledRecord => {
-              const h = createHash('sha256').update(JSON.stringify(reader.columns.map((c) => c.source)));
+              const h = headerHash();
               for (const r of chunk) h.update(JSON.stringify(r.raw));
-              const single = part === 1 && isLast;
+              const single = st.part === 1 && isLast;
               return {
-                key: single ? `${f.rel}@${hash16(h)}` : `${f.rel}#p${part}@${hash16(h)}`,
+                key: single ? `${f.rel}@${hash16(h)}` : `${f.rel}#p${st.part}@${hash16(h)}`,
                 data: {
                   file: f.rel,
                   format: reader.format,
                   ...sheet(),
                   modified,
-                  part,
-                  offset,
+                  part: st.part,
+                  offset: st.offset,
                   last: isLast,
                   fields: reader.columns.map((c) => c.field),
                   rows: chunk.map((r) => r.values),
@@ -217,22 +251,23 @@ export function fileTriggers(client: FileClient): Record<string, TriggerSpec> {
                 cursor: at(isLast ? END : chunk[chunk.length - 1].row),
               };
             };
-            for await (const r of reader) {
-              seen++;
+            for (let r = await next(); r; r = await next()) {
               if (r.row <= resumeAfter) {
-                offset = seen;
-                part = Math.floor(seen / p.maxRows) + 1;
+                // Reopened after a page: count what the earlier parts held.
+                st.offset++;
+                st.part = Math.floor(st.offset / p.maxRows) + 1;
                 continue;
               }
               if (chunk.length === p.maxRows) {
                 emit(chunkRecord(false), chunk.length);
-                offset += chunk.length;
-                part++;
-                chunk = [];
+                st.offset += chunk.length;
+                st.part++;
                 if (!room()) {
+                  park(r, chunk[chunk.length - 1].row);
                   more = true;
                   break reading;
                 }
+                chunk = [];
               }
               chunk.push(r);
             }
@@ -241,6 +276,7 @@ export function fileTriggers(client: FileClient): Record<string, TriggerSpec> {
             else last = at(END);
           }
         } catch (err) {
+          await st.it.return?.(undefined)?.catch(() => {});
           const e = toQiaoError(err);
           if (e.errorClass !== 'permanent') throw e;
           if (e.partner?.code === 'ENOENT') continue;
