@@ -343,6 +343,39 @@ steps:
       assert.equal((await hub.store.listDeadLetters({ flowId: 'notified' })).length, 1);
     });
 
+    it('fires a cron schedule once per slot', async () => {
+      await hub.saveFlow(
+        `id: every-second
+name: 每秒
+trigger: { type: schedule, cron: '* * * * * *' }
+steps:
+  - id: note
+    map: { at: '=event.scheduledAt' }
+`,
+        'every-second.yaml',
+        'api',
+        'test',
+      );
+      await wait(2_600);
+      await hub.saveFlow(
+        `id: every-second
+name: 每秒
+enabled: false
+trigger: { type: schedule, cron: '* * * * * *' }
+steps:
+  - id: note
+    map: { at: '=event.scheduledAt' }
+`,
+        'every-second.yaml',
+        'api',
+        'test',
+      );
+      const runs = await hub.store.listRuns({ flowId: 'every-second', limit: 100 });
+      assert.ok(runs.length >= 2 && runs.length <= 4, `one run a second (${runs.length} in ~2.6 s)`);
+      assert.equal(new Set(runs.map((r) => r.eventKey)).size, runs.length, 'each slot once');
+      assert.ok(runs.every((r) => /^cron:\d{4}-/.test(r.eventKey ?? '')));
+    });
+
     it('polls with a (time, id) cursor: every record once, then only new ones', async () => {
       await admin('touch', { count: 120 });
       await hub.saveFlow(
