@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ActionResult } from '../../core/connector.ts';
 import { QiaoError } from '../../core/errors.ts';
+import { silentLogger } from '../../core/logger.ts';
 import { employeeByStaffNumber } from '../../sandbox/common/company.ts';
 import { INTEGRATION_USER } from '../../sandbox/neocrm/index.ts';
 import { testActionContext } from '../conformance.ts';
+import { createNeocrmConnector } from './index.ts';
+import { neocrmSettings } from './settings.ts';
 import { type NeocrmFixture, startNeocrmFixture } from './testing.ts';
 
 describe('neocrm actions', () => {
@@ -256,6 +259,23 @@ describe('neocrm actions', () => {
         return true;
       },
     );
+  });
+
+  it('before describe, custom objects and fields are left to describe, not refused', () => {
+    const offline = createNeocrmConnector(
+      neocrmSettings.parse({ ...f.settings, objects: ['contract', 'project__c'] }),
+      silentLogger,
+    );
+    const fieldsOf = offline.actions.update.fieldsOf!;
+    // A standard object: its standard fields are checked, the tenant's custom ones are not.
+    assert.deepEqual(
+      fieldsOf({ object: 'contract', id: '1', data: { status: 3, erpOrderNumber__c: 'SO-1' } }),
+      { object: 'contract', fields: ['status'] },
+    );
+    // A custom object is only known by name (declared in `objects`), with the system fields.
+    assert.equal(fieldsOf({ object: 'project__c', id: '1', data: { projectCode__c: 'P1' } }), undefined);
+    assert.ok(offline.schema.objects.project__c.fields.ownerId);
+    assert.equal(offline.schema.objects.customEntity42__c, undefined, 'undeclared objects stay unknown');
   });
 
   it("describe reads the tenant's real fields, custom ones included, and refreshes", async () => {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { ActionContext, ActionSpec } from '../../core/connector.ts';
 import { PermanentError, QiaoError } from '../../core/errors.ts';
 import { literal, type NeocrmApi, queryName, type Rec } from './api.ts';
+import { type SchemaCache, STATIC_SCHEMA } from './schema.ts';
 
 const objectName = z
   .string()
@@ -86,12 +87,21 @@ function ambiguous(object: string, values: Rec): PermanentError {
   );
 }
 
-const writeFields = (input: Record<string, unknown>) => {
-  const d = input.data;
-  return typeof input.object === 'string' && d && typeof d === 'object'
-    ? { object: input.object, fields: Object.keys(d as Rec) }
-    : undefined;
-};
+/**
+ * The fields a write names, for `qiao flow validate`. Custom objects and fields (`xxx__c`) are the
+ * tenant's own (spec 5.2): only describe knows them, so until the object is described (the CLI
+ * validates without calling the partner) they are left out of the check rather than refused.
+ */
+const writeFieldsOf =
+  (schema: SchemaCache) =>
+  (input: Record<string, unknown>): { object: string; fields: string[] } | undefined => {
+    const d = input.data;
+    if (typeof input.object !== 'string' || !d || typeof d !== 'object') return undefined;
+    const fields = Object.keys(d as Rec);
+    if (schema.isDescribed(input.object)) return { object: input.object, fields };
+    if (!STATIC_SCHEMA.objects[input.object]) return undefined;
+    return { object: input.object, fields: fields.filter((k) => !k.endsWith('__c')) };
+  };
 
 const queryInput = z
   .object({
@@ -119,6 +129,7 @@ export function neocrmActions(
   api: NeocrmApi,
   settings: { queryPageSize: number },
 ): Record<string, ActionSpec> {
+  const writeFields = writeFieldsOf(api.schema);
   /** "Find by id link or natural key, else create" (DESIGN.md, effectively once). */
   async function upsert(input: z.infer<typeof upsertInput>, ctx: ActionContext) {
     const { object, data: d } = input;

@@ -6,7 +6,7 @@ import type { Connector, ConnectorDescriptor } from '../../core/connector.ts';
 import { neocrmActions } from './actions.ts';
 import { NeocrmApi } from './api.ts';
 import { NeocrmClient, type NeocrmClientOptions } from './client.ts';
-import { DEFAULT_DESCRIBED_OBJECTS, objectFromDescribe, SchemaCache } from './schema.ts';
+import { DEFAULT_DESCRIBED_OBJECTS, declaredObject, objectFromDescribe, SchemaCache } from './schema.ts';
 import { NEOCRM_SECRET_FIELDS, type NeocrmSettings, neocrmSettings } from './settings.ts';
 import { neocrmTriggers } from './triggers.ts';
 
@@ -42,7 +42,9 @@ export function createNeocrmConnector(
     actions: neocrmActions(api, settings),
     triggers: neocrmTriggers(api, settings),
     get schema() {
-      return cache.snapshot();
+      const schema = cache.snapshot();
+      for (const o of objects) schema.objects[o] ??= declaredObject(o);
+      return schema;
     },
     async describe() {
       await Promise.all(objects.map((o) => cache.get(o, true)));

@@ -139,6 +139,15 @@ export const STATIC_SCHEMA: ConnectorSchema = {
   },
 };
 
+/**
+ * An object the connection declares (`objects`, e.g. a custom `project__c`) that neither the static
+ * schema nor describe has filled in yet: known by name, with the system fields every object carries
+ * (spec 5.1), so flows may name it before the partner is asked.
+ */
+export function declaredObject(apiKey: string): ObjectSchema {
+  return obj(apiKey, undefined, {});
+}
+
 /** Describe `type` words → Qiao field types; unknown words fall back on `itemType` (spec 4.6: vocabulary not captured). */
 const TYPE_MAP: Record<string, FieldType> = {
   text: 'string',
@@ -257,6 +266,11 @@ export class SchemaCache {
     const objects: Record<string, ObjectSchema> = { ...STATIC_SCHEMA.objects };
     for (const [k, v] of this.described) objects[k] = v.schema;
     return { objects };
+  }
+
+  /** Whether `object` has been described (its custom fields are known), not only statically listed. */
+  isDescribed(object: string): boolean {
+    return this.described.has(object);
   }
 
   /** The best known schema of one object without a call (described, else static). */

@@ -45,6 +45,19 @@ describe('neocrm sandbox: admin surface and faults', () => {
     const contract = await admin(sb, '/act/create-contract', { opportunityId: won.id, as: 'E0003' });
     assert.equal(contract.opportunityId, won.id);
     assert.equal(contract.amount, won.money);
+    assert.equal(contract.status, 2, 'submitted for approval (审批中)');
+    // With a product (by its code, the Kingdee material number) and a quantity: the contract's line.
+    const robots = await admin(sb, '/act/create-contract', {
+      accountId: c.id,
+      amount: 294_000,
+      product: 'M0002',
+      quantity: 3,
+    });
+    const product = (await admin(sb, '/records/product')).records.find(
+      (p: any) => p.productCode__c === 'M0002',
+    );
+    assert.equal(robots.product__c, product.id);
+    assert.equal(robots.quantity__c, 3);
     const lost = await admin(sb, '/act/lose-opportunity', { id: opps[1].id });
     assert.equal(lost.status, 3);
   });

@@ -277,6 +277,14 @@ function act(t: Tenant, name: string | undefined, b: Rec): SandboxReply {
     const account = t.records.get('account')!.get(accountId);
     const def = t.meta.get('contract')!;
     const at = now(t);
+    // The product by its code (productCode__c, the Kingdee material number) or id.
+    const product =
+      b.product === undefined
+        ? undefined
+        : [...t.records.get('product')!.values()].find(
+            (p) => p.productCode__c === b.product || p.id === idValue(b.product),
+          );
+    if (b.product !== undefined && !product) throw fail.validation(`产品[${String(b.product)}]不存在`);
     const rec = createRecord(
       t,
       def,
@@ -289,6 +297,8 @@ function act(t: Tenant, name: string | undefined, b: Rec): SandboxReply {
         startDate: (b.startDate as number) ?? at,
         endDate: (b.endDate as number) ?? at + 365 * 86_400_000,
         status: 2,
+        ...(product ? { product__c: product.id } : {}),
+        ...(typeof b.quantity === 'number' ? { quantity__c: b.quantity } : {}),
       },
       actor,
     );

@@ -346,6 +346,11 @@ const OBJECTS: ObjectSpec[] = [
       },
       { apiKey: 'erpOrderNumber__c', label: 'ERP销售订单号', kind: 'text', maxLength: 40 },
       { apiKey: 'erpStatus__c', label: 'ERP单据状态', kind: 'text', maxLength: 40 },
+      // The tenant's contract lines, kept as custom fields as many tenants do (spec 5.2: custom fields
+      // are per tenant): what is sold, how many, and the approver's comment written back (scenario 2).
+      { apiKey: 'product__c', label: '合同产品', kind: 'lookup', referTo: 'product' },
+      { apiKey: 'quantity__c', label: '数量', kind: 'integer' },
+      { apiKey: 'approvalComment__c', label: '审批意见', kind: 'textarea', maxLength: 2000 },
     ],
   },
   {
