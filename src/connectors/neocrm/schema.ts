@@ -127,9 +127,14 @@ export const STATIC_SCHEMA: ConnectorSchema = {
       status: int('状态'),
     }),
     paymentApplication: obj('回款', undefined, {
+      name: s('回款编号'),
       accountId: ref('客户', 'account'),
       contractId: ref('合同', 'contract'),
+      orderId: ref('订单', 'order'),
+      planId: ref('回款计划', 'paymentApplicationPlan'),
       amount: num('回款金额'),
+      paymentDate: ms('回款日期'),
+      paymentMethod: int('付款方式'),
     }),
     user: obj('用户', undefined, {
       name: s('姓名'),
