@@ -1,0 +1,213 @@
+/**
+ * Scenario 2, contract approval in WeCom, end to end over real HTTP with the shipped template
+ * (flows/contract-approval.yaml): a salesperson submits a contract in the Neocrm sandbox → the hub's
+ * poll starts a 合同审批 in the WeCom sandbox with the approver chain of the rule table → the approvers
+ * act in WeCom, whose callback resumes the run → approved: one audited SAL_SaleOrder in the Kingdee
+ * sandbox, its number and status on the CRM contract, the owner told in WeCom; rejected: no order, the
+ * approver's comment on the contract, the owner told.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { QiaoConfig } from '../src/core/config.ts';
+import { SecretBox } from '../src/core/secret-box.ts';
+import { type Hub, startHub } from '../src/hub.ts';
+import { type KingdeeSandbox, startKingdeeSandbox } from '../src/sandbox/kingdee/index.ts';
+import { type NeocrmSandboxHandle, startNeocrmSandbox } from '../src/sandbox/neocrm/index.ts';
+import { startWecomSandbox, type WecomSandbox } from '../src/sandbox/wecom/index.ts';
+import type { RunStatus } from '../src/store/store.ts';
+
+const FLOW_FILE = join(import.meta.dirname, '..', 'flows', 'contract-approval.yaml');
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** JSON to an admin surface; throws on a non-2xx answer. */
+async function call(url: string, body?: unknown, method?: string): Promise<any> {
+  const res = await fetch(url, {
+    method: method ?? (body === undefined ? 'GET' : 'POST'),
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method ?? 'POST'} ${url} → ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+describe('scenario 2: contract approval (WeCom) — Neocrm, WeCom and Kingdee over HTTP', () => {
+  let dir: string;
+  let neo: NeocrmSandboxHandle;
+  let wc: WecomSandbox;
+  let kd: KingdeeSandbox;
+  let hub: Hub;
+  const crm = (path: string, body?: unknown, method?: string) =>
+    call(`${neo.urls.admin}${path}`, body, method);
+  const wecom = (path: string, body?: unknown) => call(`${wc.baseUrl}/__sandbox/${path}`, body);
+  const erp = (path: string) => call(`${kd.urls.admin}${path}`);
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'qiao-scenario-contract-'));
+    [neo, wc, kd] = await Promise.all([startNeocrmSandbox(), startWecomSandbox(), startKingdeeSandbox()]);
+    const conn = (id: string, settings: Record<string, unknown>) => ({
+      id,
+      type: id,
+      settings,
+      // The sandboxes have no rate limit; the defaults would only slow the test down.
+      limits: { rate: { perSecond: 500, burst: 500 } },
+    });
+    const config: QiaoConfig = {
+      file: join(dir, 'qiao.yaml'),
+      dir,
+      dataDir: dir,
+      server: { port: 0, host: '127.0.0.1', bodyLimit: 1024 * 1024 },
+      connections: {
+        neocrm: conn('neocrm', { baseUrl: neo.baseUrl, ...neo.credentials }),
+        wecom: conn('wecom', { baseUrl: wc.baseUrl, ...wc.credentials }),
+        kingdee: conn('kingdee', { baseUrl: kd.baseUrl, ...kd.credentials }),
+      },
+      flows: [FLOW_FILE],
+      workers: { concurrency: 16 },
+      log: { level: 'silent' },
+    };
+    hub = await startHub({ config, box: new SecretBox([randomBytes(32)]) });
+    await wecom('callback-settings', { timeoutMs: 2_000, retryDelaysMs: [50, 50, 50] });
+    // WeCom's console: the app's callback URL is the hub's hook (URL verification runs first).
+    assert.equal((await wecom('callback', { url: `${hub.url}/hooks/wecom/wecom` })).ok, true);
+  });
+  after(async () => {
+    await hub?.close();
+    await Promise.all([neo?.close(), wc?.close(), kd?.close()]);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A salesperson submits a contract for approval in the CRM; the hub polls at once. */
+  const submit = async (o: {
+    as: string;
+    customer: string;
+    product: string;
+    quantity: number;
+    amount: number;
+  }) => {
+    const accounts = (await crm('/records/account?limit=1000')).records;
+    const account = accounts.find((a: any) => a.erpNumber__c === o.customer);
+    const contract = await crm('/act/create-contract', {
+      as: o.as,
+      accountId: account.id,
+      title: `${account.shortName__c}设备合同`,
+      amount: o.amount,
+      product: o.product,
+      quantity: o.quantity,
+    });
+    await hub.engine.reloadFlows(); // poll now rather than in 30 s
+    return { contract, account };
+  };
+  const runOf = async (contractId: string, statuses: RunStatus[], ms = 20_000) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const runs = await hub.store.listRuns({ flowId: 'contract-approval', limit: 1000 });
+      const run = runs.find((r) => r.eventKey?.startsWith(`contract:${contractId}#`));
+      const got = run && (await hub.store.getRun(run.id));
+      if (got && statuses.includes(got.run.status)) return got;
+      if (Date.now() > end) {
+        throw new Error(
+          `run of contract ${contractId} is ${got?.run.status}: ${JSON.stringify(got?.steps.map((s) => [s.name, s.status, s.error?.message]))}`,
+        );
+      }
+      await wait(25);
+    }
+  };
+  const output = (got: NonNullable<Awaited<ReturnType<Hub['store']['getRun']>>>, step: string) =>
+    got.steps.find((s) => s.name === step)?.output as any;
+  const ordersOf = async (billNo: string) =>
+    (await erp('records/SAL_SaleOrder?limit=10000')).records.filter((r: any) => r.FBillNo === billNo);
+  const messagesTo = async (userid: string) => (await wecom(`messages/${userid}`)).messages as any[];
+
+  it('approved: one audited sales order, its number and status on the contract, the owner told', async () => {
+    // 康宁医药 is rated B: the finance manager joins the sales director.
+    const { contract, account } = await submit({
+      as: 'E0005',
+      customer: 'C0005',
+      product: 'M0002',
+      quantity: 3,
+      amount: 294_000,
+    });
+    const waiting = await runOf(contract.id, ['waiting']);
+    const { spNo } = output(waiting, 'start');
+    const { info } = await wecom(`approvals/${spNo}`);
+    assert.equal(info.template_id, 'C4UDV7hF9qz2nS3yWqV8p1xKbJ5mT6aR4eLcYoN2uHg');
+    assert.equal(info.applyer.userid, 'Chenjing', 'the contract owner (陈静) applies');
+    assert.deepEqual(
+      info.sp_record.map((n: any) => n.details.map((d: any) => d.approver.userid)),
+      [['Lina'], ['Yangfan']],
+      'sales director, then finance (rating B)',
+    );
+    const form = Object.fromEntries(
+      info.apply_data.contents.map((c: any) => [c.title[0].text, c.value]),
+    ) as Record<string, any>;
+    assert.equal(form.合同编号.text, contract.contractCode);
+    assert.equal(form.客户名称.text, account.accountName);
+    assert.equal(Number(form.合同金额.new_money), 294_000);
+    assert.match(form.合同说明.text, /协作机器人（M0002）× 3/);
+    assert.match(form.合同说明.text, new RegExp(account.taxNumber__c));
+
+    await wecom(`approvals/${spNo}/agree`, { userid: 'Lina', speech: '同意' });
+    await wecom(`approvals/${spNo}/agree`, { userid: 'Yangfan', speech: '信用额度内，同意' });
+    const done = await runOf(contract.id, ['completed']);
+
+    const billNo = `SO-${contract.contractCode}`;
+    const orders = await ordersOf(billNo);
+    assert.equal(orders.length, 1, 'exactly one sales order');
+    const [order] = orders;
+    assert.equal(order.FDocumentStatus, 'C', 'audited');
+    assert.equal(order.FCustId, 'C0005');
+    assert.equal(order.FSalerId, 'E0005');
+    assert.equal(order.FSaleOrderEntry.length, 1);
+    assert.equal(order.FSaleOrderEntry[0].FMaterialId, 'M0002');
+    assert.equal(order.FSaleOrderEntry[0].FQty, 3);
+    assert.equal(order.FSaleOrderEntry[0].FTaxPrice, 98_000);
+    assert.equal(order.FBillAllAmount, 294_000);
+    assert.equal(output(done, 'order').number, billNo);
+
+    const after = await crm(`/records/contract/${contract.id}`);
+    assert.equal(after.status, 3, '执行中');
+    assert.equal(after.erpOrderNumber__c, billNo);
+    assert.equal(after.erpStatus__c, '已审核');
+    assert.equal(after.approvalComment__c, 'Lina：同意；Yangfan：信用额度内，同意');
+
+    const told = (await messagesTo('Chenjing')).filter((m) => JSON.stringify(m.body).includes(billNo));
+    assert.equal(told.length, 1, 'the owner is told once');
+    assert.match(JSON.stringify(told[0].body), /已审批通过/);
+  });
+
+  it("rejected: no order, the approver's comment on the contract, the owner told", async () => {
+    // 华锐精密 is rated AAA and the amount is small: the sales director alone decides.
+    const { contract } = await submit({
+      as: 'E0003',
+      customer: 'C0001',
+      product: 'M0005',
+      quantity: 10,
+      amount: 28_000,
+    });
+    const waiting = await runOf(contract.id, ['waiting']);
+    const { spNo } = output(waiting, 'start');
+    const { info } = await wecom(`approvals/${spNo}`);
+    assert.deepEqual(
+      info.sp_record.map((n: any) => n.details.map((d: any) => d.approver.userid)),
+      [['Lina']],
+    );
+    await wecom(`approvals/${spNo}/reject`, { userid: 'Lina', speech: '价格低于底价，请重新报价' });
+    await runOf(contract.id, ['completed']);
+
+    assert.equal((await ordersOf(`SO-${contract.contractCode}`)).length, 0, 'no sales order');
+    const after = await crm(`/records/contract/${contract.id}`);
+    assert.equal(after.status, 1, 'back to 草稿');
+    assert.equal(after.approvalComment__c, 'Lina：价格低于底价，请重新报价');
+    assert.equal(after.erpOrderNumber__c ?? null, null);
+    const told = (await messagesTo('Zhangwei')).filter((m) =>
+      JSON.stringify(m.body).includes(contract.contractCode),
+    );
+    assert.equal(told.length, 1);
+    assert.match(JSON.stringify(told[0].body), /未获批准：Lina：价格低于底价，请重新报价/);
+  });
+});
