@@ -49,6 +49,8 @@ export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
   private readonly db: Db;
   private readonly events = new EventEmitter();
+  /** Audit chains written side by side (see `audit`). */
+  private readonly auditLanes: number;
   private leaderClient:
     | { release(): void; query(sql: string, p?: unknown[]): Promise<{ rows: Row[] }> }
     | undefined;
@@ -56,6 +58,7 @@ export class SqlStore implements Store {
   constructor(db: Db) {
     this.db = db;
     this.kind = db.dialect;
+    this.auditLanes = db.dialect === 'postgres' ? 8 : 1;
     this.events.setMaxListeners(100);
   }
 
@@ -405,7 +408,7 @@ export class SqlStore implements Store {
           if (!run?.link_key && linkKey)
             await tx.run('UPDATE runs SET link_key = ? WHERE id = ?', [linkKey, c.runId]);
         }
-        if (c.audit) await this.audit(tx, [c.audit]);
+        let claimed: StepRow | undefined;
         if (status === 'waiting' && c.wait) {
           await tx.run(
             'INSERT INTO waits (step_id, run_id, connection, event_type, correlation, created_at) VALUES (?, ?, ?, ?, ?, ?)',
@@ -416,9 +419,11 @@ export class SqlStore implements Store {
         } else if (c.next) {
           const n = await this.applyNext(tx, c.runId, c.next, now, c.claimNextFor);
           queued = n.queued;
-          return n.claimed;
+          claimed = n.claimed;
         }
-        return undefined;
+        // Last, so the audit chain's lock (PostgreSQL) is held for as short a time as possible.
+        if (c.audit) await this.audit(tx, [c.audit]);
+        return claimed;
       },
       () => queued,
     );
@@ -794,19 +799,49 @@ export class SqlStore implements Store {
 
   // ── audit: append-only, hash-chained ───────────────────────────────────────────────────────────
 
+  /**
+   * Appends hash-chained audit rows. On PostgreSQL the log is AUDIT_LANES chains ("lanes") so that
+   * concurrent workers do not all queue on one lock: a transaction takes the first free lane's
+   * transaction-scoped advisory lock. A row's global `seq` is laneSeq × lanes + lane; each lane is
+   * verified on its own (a changed, inserted or deleted row breaks its lane). SQLite, one writer, has
+   * one lane, where `seq` is simply 1, 2, 3…
+   */
   private async audit(tx: Db, entries: AuditInput[]): Promise<void> {
     if (entries.length === 0) return;
-    // One chain: appenders take turns (SQLite already has one writer; PostgreSQL takes a lock that is
-    // released at commit, held only for the few statements below).
-    if (this.db.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock(724312)');
-    const head = await tx.get<Row>("SELECT value FROM qiao_meta WHERE key = 'audit_head'");
+    const lanes = this.auditLanes;
+    let lane = 0;
+    if (this.db.dialect === 'postgres') {
+      const first = Math.floor(Math.random() * lanes);
+      lane = -1;
+      for (let i = 0; i < lanes && lane < 0; i++) {
+        const l = (first + i) % lanes;
+        const r = await tx.get<Row>('SELECT pg_try_advisory_xact_lock(724312, ?::int) AS ok', [l]);
+        if (r?.ok) lane = l;
+      }
+      if (lane < 0) {
+        lane = first;
+        await tx.run('SELECT pg_advisory_xact_lock(724312, ?::int)', [lane]);
+      }
+    }
+    const key = auditHeadKey(lane, lanes);
+    const head = await tx.get<Row>('SELECT value FROM qiao_meta WHERE key = ?', [key]);
     let { seq, hash } = head
       ? (JSON.parse(String(head.value)) as { seq: number; hash: string })
       : { seq: 0, hash: GENESIS_HASH };
+    let laneSeq = (seq - lane) / lanes;
+    if (!head) laneSeq = 0;
     const at = Date.now();
     for (const e of entries) {
-      seq += 1;
-      const entry = { seq, at, actor: e.actor, action: e.action, target: e.target, detail: e.detail ?? {} };
+      laneSeq += 1;
+      seq = laneSeq * lanes + lane;
+      const entry = {
+        seq: laneSeq,
+        at,
+        actor: e.actor,
+        action: e.action,
+        target: e.target,
+        detail: e.detail ?? {},
+      };
       const h = auditHash(hash, entry);
       await tx.run(
         'INSERT INTO audit (seq, at, actor, action, target, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -815,8 +850,8 @@ export class SqlStore implements Store {
       hash = h;
     }
     await tx.run(
-      `INSERT INTO qiao_meta (key, value) VALUES ('audit_head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-      [JSON.stringify({ seq, hash })],
+      'INSERT INTO qiao_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      [key, JSON.stringify({ seq, hash })],
     );
   }
 
@@ -833,16 +868,26 @@ export class SqlStore implements Store {
   }
 
   async verifyAudit(): Promise<AuditVerdict> {
-    const head = await this.db.get<Row>("SELECT value FROM qiao_meta WHERE key = 'audit_head'");
-    const rows: AuditRow[] = [];
+    const lanes = this.auditLanes;
+    const byLane: AuditRow[][] = Array.from({ length: lanes }, () => []);
     let after = 0;
     for (;;) {
       const page = await this.listAudit({ afterSeq: after, limit: 10_000 });
-      rows.push(...page);
+      for (const r of page) byLane[r.seq % lanes].push({ ...r, seq: (r.seq - (r.seq % lanes)) / lanes });
       if (page.length < 10_000) break;
       after = page[page.length - 1].seq;
     }
-    return verifyChain(rows, head ? JSON.parse(String(head.value)) : undefined);
+    let count = 0;
+    for (let lane = 0; lane < lanes; lane++) {
+      const h = await this.db.get<Row>('SELECT value FROM qiao_meta WHERE key = ?', [
+        auditHeadKey(lane, lanes),
+      ]);
+      const head = h ? (JSON.parse(String(h.value)) as { seq: number; hash: string }) : undefined;
+      const verdict = verifyChain(byLane[lane], head && { seq: (head.seq - lane) / lanes, hash: head.hash });
+      if (!verdict.ok) return { ...verdict, seq: verdict.seq * lanes + lane };
+      count += verdict.count;
+    }
+    return { ok: true, count };
   }
 
   // ── counters, depth, leadership ───────────────────────────────────────────────────────────────
@@ -977,6 +1022,10 @@ function toStep(r: Row): StepRow {
     startedAt: n(r.started_at),
     finishedAt: n(r.finished_at),
   };
+}
+
+function auditHeadKey(lane: number, lanes: number): string {
+  return lanes === 1 ? 'audit_head' : `audit_head:${lane}`;
 }
 
 function toWait(r: Row): WaitRow {
