@@ -143,6 +143,15 @@ describe('file actions', () => {
       assert.deepEqual(r.rows, rows);
     });
 
+    it('escapeFormulas keeps Excel from running text as a formula, and leaves numbers alone', async () => {
+      const rows = [{ a: '=HYPERLINK("http://x","点我")', b: '@SUM(A1)', c: '-5', d: '+86 139', e: '-' }];
+      await f.run('write', { path: 'out/guarded.csv', rows, escapeFormulas: true, bom: false });
+      assert.equal(
+        await readFile(f.at('out/guarded.csv'), 'utf8'),
+        `a,b,c,d,e\r\n"'=HYPERLINK(""http://x"",""点我"")",'@SUM(A1),-5,'+86 139,'-\r\n`,
+      );
+    });
+
     it('the headers map works both ways with a column order; unmapped columns kept or dropped', async () => {
       await f.run('write', {
         path: 'out/ordered.csv',

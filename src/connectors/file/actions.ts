@@ -54,6 +54,11 @@ const writeOptions = {
   columns: z.array(z.string().min(1)).optional(),
   /** Field name → type: forces cell types (XLSX) and normalises dates and numbers (CSV). */
   types: typesMap.optional(),
+  /**
+   * CSV for people to open in Excel: prefix `'` to text starting with = + - @ so Excel shows it
+   * instead of running it as a formula. Off by default: it changes the data for machines.
+   */
+  escapeFormulas: z.boolean().default(false),
 };
 
 const writeInput = z.strictObject({
@@ -96,7 +101,10 @@ export type ResultInput = z.output<typeof resultInput>;
 
 function buildOptions(
   client: FileClient,
-  input: Pick<WriteInput, 'format' | 'encoding' | 'bom' | 'delimiter' | 'newline' | 'sheet' | 'types'>,
+  input: Pick<
+    WriteInput,
+    'format' | 'encoding' | 'bom' | 'delimiter' | 'newline' | 'sheet' | 'types' | 'escapeFormulas'
+  >,
   rel: string,
 ): BuildOptions {
   const format = formatOf(rel, input.format);
@@ -111,6 +119,7 @@ function buildOptions(
     types: input.types ?? {},
     timezone: client.settings.timezone,
     file: rel,
+    escapeFormulas: input.escapeFormulas,
   };
 }
 

@@ -164,7 +164,8 @@ export function fileTriggers(
       };
 
       reading: for (const f of pending) {
-        if (!room()) {
+        // Out of time (the engine's poll timeout): what is read so far is a complete page.
+        if (!room() || ctx.signal.aborted) {
           more = true;
           break;
         }

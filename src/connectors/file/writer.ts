@@ -26,6 +26,8 @@ export interface BuildOptions {
   timezone: string;
   /** The target's root-relative path, for messages. */
   file: string;
+  /** CSV: prefix `'` to text that Excel would run as a formula (=, +, -, @). */
+  escapeFormulas?: boolean;
 }
 
 const FLUSH_CHARS = 64 * 1024;
@@ -81,8 +83,24 @@ export async function buildCsv(
   return rows.length;
 }
 
+/**
+ * Text Excel would evaluate when a person opens the CSV (`=HYPERLINK(…)`, `@SUM(…)`, `+cmd|…`): the
+ * "CSV injection" OWASP describes. Numbers such as -5 or +86 are left alone.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+export function escapeFormula(text: string): string {
+  return FORMULA_START.test(text) && !NUMBER.test(text) ? `'${text}` : text;
+}
+
 /** A value as CSV text; a declared date/number type normalises it the way a read would. */
 function csvText(value: unknown, type: ColumnType | undefined, o: BuildOptions, at: () => string): string {
+  const text = csvValue(value, type, o, at);
+  return o.escapeFormulas && typeof value === 'string' ? escapeFormula(text) : text;
+}
+
+function csvValue(value: unknown, type: ColumnType | undefined, o: BuildOptions, at: () => string): string {
   if (type && type !== 'string' && value !== null && value !== undefined && value !== '') {
     const cell = toCell(value, type, o.timezone, at);
     if (cell.value instanceof Date) {
