@@ -78,6 +78,22 @@ const MIGRATIONS: string[] = [
 
   CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
   `,
+  // 2: two-way sync (src/engine/sync): the values last agreed per record pair, and the review queue of
+  // changes made on both sides between two syncs. At most one open review per pair (the partial index),
+  // so both directions of a sync that see the same conflict meet in one review.
+  `
+  CREATE TABLE sync_state (
+    pair TEXT NOT NULL, sync_key TEXT NOT NULL, base TEXT NOT NULL, hash TEXT NOT NULL, ids TEXT NOT NULL,
+    run_id TEXT, version INTEGER NOT NULL, updated_at BIGINT NOT NULL,
+    PRIMARY KEY (pair, sync_key));
+
+  CREATE TABLE reviews (
+    id TEXT PRIMARY KEY, pair TEXT NOT NULL, sync_key TEXT NOT NULL, status TEXT NOT NULL,
+    connection TEXT NOT NULL, flow_id TEXT, run_id TEXT, detail TEXT NOT NULL, resolution TEXT,
+    resolved_by TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, resolved_at BIGINT);
+  CREATE UNIQUE INDEX reviews_open ON reviews (pair, sync_key) WHERE status = 'open';
+  CREATE INDEX reviews_status ON reviews (status, created_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

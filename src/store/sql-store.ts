@@ -27,6 +27,8 @@ import {
   type LinkRow,
   type NextAction,
   type ResumeWait,
+  type ReviewRow,
+  type ReviewStatus,
   type RunRow,
   type RunStatus,
   type StepCompletion,
@@ -34,6 +36,7 @@ import {
   type StepRetry,
   type StepRow,
   type Store,
+  type SyncStateRow,
   type TimerRow,
   type WaitRow,
 } from './store.ts';
@@ -946,6 +949,156 @@ export class SqlStore implements Store {
       [name, holder, now + ttlMs, now],
     );
     return r.changes > 0;
+  }
+
+  // ── two-way sync: agreed values per pair, the review queue ─────────────────────────────────────
+
+  async getSyncState(pair: string, key: string): Promise<SyncStateRow | undefined> {
+    const r = await this.db.get<Row>('SELECT * FROM sync_state WHERE pair = ? AND sync_key = ?', [pair, key]);
+    return r && this.toSyncState(r);
+  }
+
+  async saveSyncState(s: Omit<SyncStateRow, 'version' | 'updatedAt'>): Promise<SyncStateRow> {
+    const now = Date.now();
+    return this.write(async (tx) => {
+      const prev = await tx.get<Row>('SELECT version FROM sync_state WHERE pair = ? AND sync_key = ?', [
+        s.pair,
+        s.key,
+      ]);
+      const version = prev ? Number(prev.version) + 1 : 1;
+      await tx.run(
+        `INSERT INTO sync_state (pair, sync_key, base, hash, ids, run_id, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (pair, sync_key) DO UPDATE SET base = excluded.base, hash = excluded.hash, ids = excluded.ids,
+           run_id = excluded.run_id, version = excluded.version, updated_at = excluded.updated_at`,
+        [s.pair, s.key, j(s.base), s.hash, j(s.ids), s.runId ?? null, version, now],
+      );
+      return { ...s, version, updatedAt: now };
+    });
+  }
+
+  async openReview(
+    r: Omit<ReviewRow, 'status' | 'createdAt' | 'updatedAt' | 'resolution' | 'resolvedBy' | 'resolvedAt'>,
+    audit?: AuditInput,
+  ): Promise<{ review: ReviewRow; created: boolean }> {
+    const now = Date.now();
+    return this.write(async (tx) => {
+      // The partial unique index keeps one open review per pair and key, even for two writers at once.
+      const ins = await tx.run(
+        `INSERT INTO reviews (id, pair, sync_key, status, connection, flow_id, run_id, detail, created_at, updated_at)
+         VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (pair, sync_key) WHERE status = 'open' DO NOTHING`,
+        [r.id, r.pair, r.key, r.connection, r.flowId ?? null, r.runId ?? null, j(r.detail), now, now],
+      );
+      if (ins.changes > 0 && audit) await this.audit(tx, [audit]);
+      const row = await tx.get<Row>(
+        `SELECT * FROM reviews WHERE pair = ? AND sync_key = ? AND status = 'open'`,
+        [r.pair, r.key],
+      );
+      if (!row) throw new Error(`review of ${r.pair}/${r.key} vanished while it was opened`);
+      return { review: this.toReview(row), created: ins.changes > 0 };
+    });
+  }
+
+  async updateReview(id: string, detail: Record<string, unknown>): Promise<boolean> {
+    const r = await this.write((tx) =>
+      tx.run(`UPDATE reviews SET detail = ?, updated_at = ? WHERE id = ? AND status = 'open'`, [
+        j(detail),
+        Date.now(),
+        id,
+      ]),
+    );
+    return r.changes > 0;
+  }
+
+  async getReview(id: string): Promise<ReviewRow | undefined> {
+    const r = await this.db.get<Row>('SELECT * FROM reviews WHERE id = ?', [id]);
+    return r && this.toReview(r);
+  }
+
+  async listReviews(q: {
+    status?: ReviewStatus;
+    pair?: string;
+    key?: string;
+    ids?: string[];
+    limit?: number;
+  }): Promise<ReviewRow[]> {
+    const where: string[] = [];
+    const params: Param[] = [];
+    if (q.status) where.push('status = ?') && params.push(q.status);
+    if (q.pair) where.push('pair = ?') && params.push(q.pair);
+    if (q.key) where.push('sync_key = ?') && params.push(q.key);
+    if (q.ids) {
+      if (q.ids.length === 0) return [];
+      where.push(`id IN (${q.ids.map(() => '?').join(', ')})`);
+      params.push(...q.ids);
+    }
+    params.push(Math.min(q.limit ?? 100, 1000));
+    const rows = await this.db.all<Row>(
+      `SELECT * FROM reviews ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT ?`,
+      params,
+    );
+    return rows.map((r) => this.toReview(r));
+  }
+
+  async resolveReview(
+    id: string,
+    r: { resolution: Record<string, unknown>; by: string },
+    audit: AuditInput,
+  ): Promise<ReviewRow> {
+    const now = Date.now();
+    return this.write(async (tx) => {
+      const row = await tx.get<Row>('SELECT * FROM reviews WHERE id = ?', [id]);
+      if (!row) throw new NotFoundError(`review ${id} does not exist`);
+      // Only an open review changes: a second resolution (another person, a retried request) is refused.
+      const u = await tx.run(
+        `UPDATE reviews SET status = 'resolved', resolution = ?, resolved_by = ?, resolved_at = ?, updated_at = ?
+         WHERE id = ? AND status = 'open'`,
+        [j(r.resolution), r.by, now, now, id],
+      );
+      if (u.changes === 0) {
+        throw new ValidationError([{ path: 'status', message: `review ${id} is ${row.status}, not open` }]);
+      }
+      await this.audit(tx, [audit]);
+      return {
+        ...this.toReview(row),
+        status: 'resolved' as const,
+        resolution: r.resolution,
+        resolvedBy: r.by,
+        resolvedAt: now,
+        updatedAt: now,
+      };
+    });
+  }
+
+  private toSyncState(r: Row): SyncStateRow {
+    return {
+      pair: String(r.pair),
+      key: String(r.sync_key),
+      base: pj(r.base) ?? {},
+      hash: String(r.hash),
+      ids: pj(r.ids) ?? {},
+      runId: r.run_id == null ? undefined : String(r.run_id),
+      version: Number(r.version),
+      updatedAt: Number(r.updated_at),
+    };
+  }
+
+  private toReview(r: Row): ReviewRow {
+    return {
+      id: String(r.id),
+      pair: String(r.pair),
+      key: String(r.sync_key),
+      status: r.status as ReviewStatus,
+      connection: String(r.connection),
+      flowId: r.flow_id == null ? undefined : String(r.flow_id),
+      runId: r.run_id == null ? undefined : String(r.run_id),
+      detail: pj(r.detail) ?? {},
+      resolution: pj(r.resolution),
+      resolvedBy: r.resolved_by == null ? undefined : String(r.resolved_by),
+      createdAt: Number(r.created_at),
+      updatedAt: Number(r.updated_at),
+      resolvedAt: n(r.resolved_at),
+    };
   }
 }
 

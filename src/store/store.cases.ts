@@ -468,5 +468,94 @@ export function runStoreSuite(name: string, fixture: () => Promise<StoreFixture>
       assert.equal(d.deadLetters, 0, 'the only dead letter was replayed');
       assert.equal(d.waits, 1, 'the timer case left one wait');
     });
+
+    it('keeps the values a sync pair agreed on, one version after another', async () => {
+      assert.equal(await store.getSyncState('customer', 'C0001'), undefined);
+      const first = await store.saveSyncState({
+        pair: 'customer',
+        key: 'C0001',
+        base: { name: '华锐精密', creditLimit: 2_000_000 },
+        hash: 'h1',
+        ids: { crm: '9007199254741001', erp: '100001' },
+        runId: 'r1',
+      });
+      assert.equal(first.version, 1);
+      await store.saveSyncState({
+        ...first,
+        base: { name: '华锐', creditLimit: 1 },
+        hash: 'h2',
+        runId: 'r2',
+      });
+      const got = await store.getSyncState('customer', 'C0001');
+      assert.deepEqual(
+        { base: got?.base, hash: got?.hash, ids: got?.ids, runId: got?.runId, version: got?.version },
+        {
+          base: { name: '华锐', creditLimit: 1 },
+          hash: 'h2',
+          ids: { crm: '9007199254741001', erp: '100001' },
+          runId: 'r2',
+          version: 2,
+        },
+      );
+      assert.equal(await store.getSyncState('customer', 'C0002'), undefined, 'keyed by pair and key');
+    });
+
+    it('opens one review per pair and key; a second opener joins it; it is resolved once', async () => {
+      const auditBefore = (await store.listAudit({ limit: 10_000 })).length;
+      const base = { pair: 'customer', key: 'C0003', connection: 'hub', flowId: 'f' };
+      const a = await store.openReview(
+        { ...base, id: randomUUID(), runId: 'ra', detail: { conflicts: ['address'] } },
+        { actor: 'flow:f', action: 'review.open', target: 'review:C0003' },
+      );
+      const b = await store.openReview({ ...base, id: randomUUID(), runId: 'rb', detail: { other: true } });
+      assert.equal(a.created, true);
+      assert.equal(b.created, false);
+      assert.equal(b.review.id, a.review.id, 'the second opener gets the open review');
+      assert.equal(b.review.runId, 'ra');
+      assert.equal((await store.listAudit({ limit: 10_000 })).length, auditBefore + 1, 'opening is audited');
+      assert.equal(await store.updateReview(a.review.id, { conflicts: ['address', 'industry'] }), true);
+      assert.deepEqual((await store.getReview(a.review.id))?.detail, { conflicts: ['address', 'industry'] });
+
+      const resolved = await store.resolveReview(
+        a.review.id,
+        { resolution: { choose: 'crm' }, by: '李娜' },
+        { actor: '李娜', action: 'review.resolve', target: `review:${a.review.id}` },
+      );
+      assert.equal(resolved.status, 'resolved');
+      assert.equal(resolved.resolvedBy, '李娜');
+      await assert.rejects(
+        store.resolveReview(a.review.id, { resolution: { choose: 'erp' }, by: 'x' }, audit),
+        /is resolved, not open/,
+      );
+      await assert.rejects(
+        store.resolveReview(randomUUID(), { resolution: {}, by: 'x' }, audit),
+        /does not exist/,
+      );
+      const again = await store.getReview(a.review.id);
+      assert.deepEqual(again?.resolution, { choose: 'crm' }, 'the first resolution stands');
+      assert.equal(
+        await store.updateReview(a.review.id, { late: true }),
+        false,
+        'a resolved review is final',
+      );
+      assert.equal((await store.listAudit({ limit: 10_000 })).length, auditBefore + 2);
+
+      // Resolved, the pair can get a new review; lists filter by status, pair, key and ids.
+      const c = await store.openReview({ ...base, id: randomUUID(), detail: {} });
+      assert.equal(c.created, true);
+      assert.deepEqual(
+        (await store.listReviews({ pair: 'customer', key: 'C0003' })).map((r) => r.id).sort(),
+        [c.review.id, a.review.id].sort(),
+      );
+      assert.deepEqual(
+        (await store.listReviews({ status: 'open', key: 'C0003' })).map((r) => r.id),
+        [c.review.id],
+      );
+      assert.deepEqual(
+        (await store.listReviews({ ids: [a.review.id, randomUUID()] })).map((r) => r.status),
+        ['resolved'],
+      );
+      assert.deepEqual(await store.listReviews({ ids: [] }), []);
+    });
   });
 }

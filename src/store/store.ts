@@ -359,4 +359,77 @@ export interface Store {
 
   /** Leader election for the scheduler: true while this holder leads. */
   tryLead(name: string, holder: string, ttlMs: number): Promise<boolean>;
+
+  // Two-way sync (src/engine/sync): agreed values per record pair, and the review queue.
+
+  getSyncState(pair: string, key: string): Promise<SyncStateRow | undefined>;
+  /** Stores the values a pair agreed on (a new version). */
+  saveSyncState(s: Omit<SyncStateRow, 'version' | 'updatedAt'>): Promise<SyncStateRow>;
+  /**
+   * Opens a review for a pair, unless one is open already: then that one comes back with
+   * `created: false` (both directions of a sync meet in one review).
+   */
+  openReview(
+    r: Omit<ReviewRow, 'status' | 'createdAt' | 'updatedAt' | 'resolution' | 'resolvedBy' | 'resolvedAt'>,
+    audit?: AuditInput,
+  ): Promise<{ review: ReviewRow; created: boolean }>;
+  /** Replaces an open review's detail (a later change joined it); false when it is not open. */
+  updateReview(id: string, detail: Record<string, unknown>): Promise<boolean>;
+  getReview(id: string): Promise<ReviewRow | undefined>;
+  /** Reviews, newest first. */
+  listReviews(q: {
+    status?: ReviewStatus;
+    pair?: string;
+    key?: string;
+    ids?: string[];
+    limit?: number;
+  }): Promise<ReviewRow[]>;
+  /**
+   * Resolves an open review, once: NotFoundError when it does not exist, ValidationError when it is
+   * not open any more. The resolution and the audit row commit together.
+   */
+  resolveReview(
+    id: string,
+    r: { resolution: Record<string, unknown>; by: string },
+    audit: AuditInput,
+  ): Promise<ReviewRow>;
+}
+
+/** The values both systems of a synced record pair held after the last sync (src/engine/sync). */
+export interface SyncStateRow {
+  /** The sync pair, e.g. `customer` (Neocrm account ⇄ Kingdee BD_Customer). */
+  pair: string;
+  /** The record's key within the pair, e.g. the customer number. */
+  key: string;
+  /** Canonical field values agreed at the last sync. */
+  base: Record<string, unknown>;
+  /** Hash of `base`: a record arriving with exactly these values is Qiao's own write coming back. */
+  hash: string;
+  /** Each side's id of the record, e.g. `{ crm: '9007…', erp: '100012' }`. */
+  ids: Record<string, string>;
+  runId?: string;
+  version: number;
+  updatedAt: number;
+}
+
+export type ReviewStatus = 'open' | 'resolved';
+
+/** A change made on both sides of a sync pair between two syncs, waiting for a person. */
+export interface ReviewRow {
+  id: string;
+  pair: string;
+  key: string;
+  status: ReviewStatus;
+  /** The connection (type `qiao`) that opened it: its `review.resolved` event resumes the run. */
+  connection: string;
+  flowId?: string;
+  runId?: string;
+  /** What the sync saw (ownership, agreed values, each side's values, the conflicting fields). */
+  detail: Record<string, unknown>;
+  /** The person's decision and what it makes of the record. */
+  resolution?: Record<string, unknown>;
+  resolvedBy?: string;
+  createdAt: number;
+  updatedAt: number;
+  resolvedAt?: number;
 }
