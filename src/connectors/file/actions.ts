@@ -188,6 +188,7 @@ export function fileActions(
     input: readInput,
     async run(input) {
       const fresh = new TableReader(client, input.path, input);
+      if (fresh.formatError) throw fresh.formatError;
       const s = await client.stat(fresh.rel, 'read');
       // The next page of this very file version continues the reader the previous page left open.
       const { offset: _o, limit: _l, ...opts } = input;

@@ -93,11 +93,21 @@ export class TableReader implements AsyncIterable<TableRow> {
   constructor(client: FileClient, rel: string, opts: TableOptions) {
     this.client = client;
     this.rel = normaliseRelative(rel);
-    this.format = formatOf(this.rel, opts.format);
+    try {
+      this.format = formatOf(this.rel, opts.format);
+    } catch (err) {
+      // Raised when the rows are asked for, like every other problem with the file.
+      this.formatError = err as PermanentError;
+      this.format = 'csv';
+    }
     this.opts = opts;
   }
 
+  /** Set when the format cannot be told from the extension (or is .xls). */
+  readonly formatError?: PermanentError;
+
   async *[Symbol.asyncIterator](): AsyncGenerator<TableRow> {
+    if (this.formatError) throw this.formatError;
     const opened = await this.client.openRead(this.rel);
     const file = opened.rel;
     const o = this.opts;

@@ -182,6 +182,17 @@ describe('file poll trigger', () => {
     assert.deepEqual(data(gbk.records[0]).rows, [{ 名称: '苏州华锐' }]);
   });
 
+  it('a matched file of no known format is an error record too', async () => {
+    await writeFile(f.at('inbox/notes.md'), '# not a table');
+    await writeFile(f.at('inbox/old.xls'), 'binary');
+    await writeFile(f.at('inbox/z.csv'), csv('n', '1'));
+    const { pages } = await f.drain({ pattern: 'inbox/*', settleMs: 0 }, null);
+    const got = Object.fromEntries(pages.flatMap((p) => p.records).map((r) => [data(r).file, data(r)]));
+    assert.equal(got['inbox/notes.md'].error.code, 'UNKNOWN_FORMAT');
+    assert.match(got['inbox/old.xls'].error.message, /save it as \.xlsx or \.csv/);
+    assert.deepEqual(got['inbox/z.csv'].rows, [{ n: '1' }]);
+  });
+
   it('moveTo: finished files move out at the next poll, a name clash keeps both', async () => {
     await writeFile(f.at('inbox/a.csv'), csv('n', '1'));
     const params = { pattern: 'inbox/**/*.csv', settleMs: 0, moveTo: 'inbox/done' };

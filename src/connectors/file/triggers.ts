@@ -117,9 +117,15 @@ export function fileTriggers(
         try {
           changedMs = (await client.stat(rel)).changedMs;
         } catch (err) {
-          // Gone between the listing and now (moved by someone else): nothing to read.
-          if ((err as QiaoError).partner?.code === 'ENOENT') continue;
-          throw err;
+          // Gone between the listing and now (moved by someone else): nothing to read. A file we
+          // may not even look at is skipped too: one such file must not stop the whole folder.
+          const e = toQiaoError(err);
+          if (e.partner?.code === 'ENOENT') continue;
+          if (e.errorClass === 'permanent') {
+            ctx.log.warn('file skipped: cannot read its attributes', { file: rel, error: e.message });
+            continue;
+          }
+          throw e;
         }
         if (changedMs > horizon) {
           // Reading a file stamped in the future would move the cursor past every file after it.
