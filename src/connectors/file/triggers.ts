@@ -25,7 +25,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Cursor, PolledRecord, PollTriggerSpec, TriggerSpec } from '../../core/connector.ts';
-import { type QiaoError, toQiaoError } from '../../core/errors.ts';
+import { toQiaoError } from '../../core/errors.ts';
 import type { FileClient } from './client.ts';
 import { Continuations } from './continuations.ts';
 import { compileGlob, listMatches } from './glob.ts';
