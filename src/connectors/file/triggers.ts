@@ -54,7 +54,7 @@ const pollParams = z.strictObject({
   /** Records per page. */
   pageSize: z.number().int().min(1).max(10_000).default(100),
   /** Rows per file record (a larger file is split into parts), and about the most rows one page holds. */
-  maxRows: z.number().int().min(1).max(100_000).default(5_000),
+  maxRows: z.number().int().min(1).max(100_000).default(1_000),
   /** Files changed more recently than this are left for the next poll (they may be half-copied). */
   settleMs: z.number().int().min(0).default(2_000),
   /** A folder (relative to the root) finished files are moved into, e.g. `inbox/done`. */
