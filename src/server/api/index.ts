@@ -14,6 +14,7 @@ import { InvalidJsonError, registerErrorHandling } from './errors.ts';
 import { registerFlows } from './flows.ts';
 import { registerLinks } from './links.ts';
 import { buildOpenApi } from './openapi.ts';
+import { registerReviews } from './reviews.ts';
 import { ApiRoutes, YamlText } from './route.ts';
 import { registerRuns } from './runs.ts';
 
@@ -55,6 +56,7 @@ export async function registerApi(app: FastifyInstance, hub: Hub): Promise<void>
   registerDeadLetters(api, hub);
   registerLinks(api, hub);
   registerAudit(api, hub);
+  registerReviews(api, hub);
 
   let doc: unknown;
   api.add({

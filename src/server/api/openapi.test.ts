@@ -28,6 +28,9 @@ const ROUTES = [
   'GET /api/links',
   'GET /api/audit',
   'GET /api/audit/verify',
+  'GET /api/reviews',
+  'GET /api/reviews/{id}',
+  'POST /api/reviews/{id}/resolve',
   'GET /api/openapi.json',
 ];
 
