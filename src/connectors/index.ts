@@ -2,6 +2,7 @@
 import type { ConnectorDescriptor } from '../core/connector.ts';
 import { qiaoConnector } from '../engine/sync/qiao-connector.ts';
 import { dingtalkConnector } from './dingtalk/index.ts';
+import { fileConnector } from './file/index.ts';
 import { httpConnector } from './http/index.ts';
 import { kingdeeConnector } from './kingdee/index.ts';
 import { neocrmConnector } from './neocrm/index.ts';
@@ -14,6 +15,7 @@ import { wecomConnector } from './wecom/index.ts';
 export function builtinConnectors(): ConnectorDescriptor[] {
   return [
     httpConnector,
+    fileConnector,
     kingdeeConnector,
     neocrmConnector,
     wecomConnector,
