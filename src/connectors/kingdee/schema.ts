@@ -100,7 +100,7 @@ export const KINGDEE_SCHEMA: ConnectorSchema = {
         {
           // Spec 6.3: the sub-header key has no F prefix.
           SubHeadEntity: sub('基本', 'FErpClsID=物料属性 FBaseUnitId>BD_UNIT=基本单位'),
-          SubHeadEntity1: sub('库存', 'FStockId>BD_STOCK=仓库'),
+          SubHeadEntity1: sub('库存', 'FStockId>BD_STOCK=仓库 FSafeStock:n=安全库存'),
         },
       ),
     ),

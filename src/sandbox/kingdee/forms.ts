@@ -330,9 +330,43 @@ export const FORMS: readonly FormDef[] = [
       {
         key: 'SubHeadEntity1',
         prop: 'MaterialStock',
-        fields: [ref('FStockId', '仓库', 'BD_STOCK', { defaultFrom: preset('BD_STOCK', 'CK001') })],
+        fields: [
+          ref('FStockId', '仓库', 'BD_STOCK', { defaultFrom: preset('BD_STOCK', 'CK001') }),
+          // 安全库存 of the 库存 tab (T_BD_MATERIALSTOCK.FSAFESTOCK): the stock alert compares with it.
+          f('FSafeStock', '安全库存', 'decimal'),
+        ],
       },
     ],
+    entries: [],
+  },
+  {
+    // 即时库存 (spec 6.x lists STK_Inventory as the inventory view): one row per material, warehouse and
+    // organisation, read with ExecuteBillQuery. Real rows are keyed by a GUID FID and carry no number;
+    // the sandbox keys every record by a number, so it numbers them INV00001… (FInventoryNo, not a K/3
+    // field). Quantities move when people edit them in the admin surface (the sandbox has no stock
+    // transactions).
+    formId: 'STK_Inventory',
+    name: '即时库存',
+    kind: 'base',
+    pk: 'FID',
+    numberKey: 'FInventoryNo',
+    numberPrefix: 'INV',
+    numberDigits: 5,
+    fields: [
+      f('FID', '内码', 'int', { system: true, prop: 'Id' }),
+      f('FInventoryNo', '库存记录编号（沙箱）', 'text'),
+      orgRef('FStockOrgId', '库存组织', { required: true, defaultFrom: sessionOrg }),
+      ref('FMaterialId', '物料编码', 'BD_MATERIAL', { required: true }),
+      ref('FStockId', '仓库', 'BD_STOCK', { required: true, defaultFrom: preset('BD_STOCK', 'CK001') }),
+      ref('FBaseUnitId', '基本单位', 'BD_UNIT', {
+        defaultFrom: (c) => c.refValue('BD_MATERIAL', c.head.FMaterialId, 'FBaseUnitId'),
+      }),
+      f('FBaseQty', '库存量(基本单位)', 'decimal'),
+      f('FBaseLockQty', '锁库量(基本单位)', 'decimal'),
+      f('FQty', '库存量(库存单位)', 'decimal'),
+      ...auditFields('base'),
+    ],
+    subHeaders: [],
     entries: [],
   },
   {

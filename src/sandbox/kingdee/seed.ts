@@ -219,8 +219,17 @@ export function seed(state: KingdeeState, apiPassword = randomBytes(9).toString(
         FErpClsID: p.stock === 0 && p.safetyStock === 0 ? '6' : '2',
         FBaseUnitId: num(p.unitNumber),
       },
-      SubHeadEntity1: { FStockId: num('CK001') },
+      SubHeadEntity1: { FStockId: num('CK001'), FSafeStock: p.safetyStock },
     });
+    // Goods on hand (services hold none).
+    if (p.stock > 0 || p.safetyStock > 0) {
+      save('STK_Inventory', {
+        FMaterialId: num(p.number),
+        FStockId: num('CK001'),
+        FBaseQty: p.stock,
+        FQty: p.stock,
+      });
+    }
   }
 
   // Bills in every interesting status, for the scenarios (orders, receivables, receipts, payables).
