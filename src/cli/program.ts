@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { ValidationError } from '../core/errors.ts';
 import { formatProblems } from '../flow/format.ts';
 import { CliError } from './output.ts';
+import { registerReviewCommands } from './review-commands.ts';
 
 const CONFIG_HELP = 'qiao.yaml to use (default: ./qiao.yaml if present, else the .qiao/ data folder)';
 
@@ -112,6 +113,8 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .description('check the hash chain; exit 1 names the first bad row')
     .option('-c, --config <file>', CONFIG_HELP)
     .action(act(async (o) => (await import('./audit.ts')).auditVerifyCommand(o)));
+
+  registerReviewCommands(program, act, CONFIG_HELP);
 
   program
     .command('sandbox')
