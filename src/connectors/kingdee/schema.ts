@@ -78,7 +78,7 @@ export const KINGDEE_SCHEMA: ConnectorSchema = {
          FSETTLETYPEID>BD_SETTLETYPE=结算方式 FRECCONDITIONID>BD_RecCondition=收款条件 FTaxRate>BD_TaxRate=默认税率
          FInvoiceType=发票类型 FIsGroup:b=集团客户 FIsDefPayer:b=默认付款方 FISCREDITCHECK:b=启用信用管理 FIsTrade:b=是否交易客户
          FSELLER>BD_Saler=销售员 FSALDEPTID>BD_Department=销售部门 F_QH_CreditRating=信用等级 F_QH_CreditLimit:n=信用额度
-         F_QH_ContactName=联系人 ${BASE_STATUS}`,
+         F_QH_ContactName=联系人 F_QH_Industry>BOS_ASSISTANTDATA_DETAIL=行业 ${BASE_STATUS}`,
       ),
     ),
     BD_Supplier: form(

@@ -264,6 +264,9 @@ export const FORMS: readonly FormDef[] = [
       f('F_QH_CreditRating', '信用等级', 'enum', { options: ['AAA', 'AA', 'A', 'B', 'C'] }),
       f('F_QH_CreditLimit', '信用额度', 'decimal'),
       f('F_QH_ContactName', '联系人', 'text'),
+      // Tenant custom field: the customer's industry as assistant data (行业 HY01…), synced with the
+      // CRM's industry picklist through a value table (scenario 1, flows/customer-sync-*.yaml).
+      f('F_QH_Industry', '行业', 'assistant', { ref: 'BOS_ASSISTANTDATA_DETAIL' }),
       ...auditFields('base'),
     ],
     subHeaders: [],

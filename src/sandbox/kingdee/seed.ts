@@ -13,6 +13,16 @@ import type { KingdeeState } from './state.ts';
 
 const num = (n: string) => ({ FNumber: n });
 
+/** The tenant's industry assistant data (行业): the company's industries and their codes. */
+export const INDUSTRY_CODES: ReadonlyArray<readonly [string, string]> = [
+  ['制造业', 'HY01'],
+  ['能源', 'HY02'],
+  ['汽车', 'HY03'],
+  ['电子', 'HY04'],
+  ['医药', 'HY05'],
+  ['物流', 'HY06'],
+];
+
 export function seed(state: KingdeeState, apiPassword = randomBytes(9).toString('base64url')): void {
   const { db, clock } = state;
   const at = (local: string) => clock.freeze(parseLocal(local, clock.utcOffsetMinutes));
@@ -101,6 +111,9 @@ export function seed(state: KingdeeState, apiPassword = randomBytes(9).toString(
         ['KHLB001_SYS', '普通销售客户', { FId: '客户类别' }],
         ['KHLB002_SYS', '寄售客户', { FId: '客户类别' }],
         ['China', '中国', { FId: '国家' }],
+        ...INDUSTRY_CODES.map(
+          ([label, code]) => [code, label, { FId: '行业' }] as [string, string, Record<string, unknown>],
+        ),
       ],
     ],
     [
@@ -201,6 +214,7 @@ export function seed(state: KingdeeState, apiPassword = randomBytes(9).toString(
       F_QH_CreditRating: c.creditRating,
       F_QH_CreditLimit: c.creditLimit,
       F_QH_ContactName: c.contactName,
+      F_QH_Industry: num(INDUSTRY_CODES.find(([label]) => label === c.industry)![1]),
     });
   }
   const suppliers: Array<[string, string, string]> = [

@@ -226,6 +226,13 @@ const OBJECTS: ObjectSpec[] = [
       { apiKey: 'creditLimit__c', label: '信用额度', kind: 'currency' },
       { apiKey: 'erpNumber__c', label: 'ERP客户编码', kind: 'text', maxLength: 40 },
       { apiKey: 'shortName__c', label: '客户简称', kind: 'text', maxLength: 100 },
+      // Tenant custom picklist synced with Kingdee 客户类别 (FCustTypeId) by a value table (scenario 1).
+      {
+        apiKey: 'customerType__c',
+        label: '客户类型',
+        kind: 'picklist',
+        options: opts('普通客户', '寄售客户'),
+      },
       {
         apiKey: 'tags__c',
         label: '客户标签',
