@@ -210,4 +210,33 @@ describe('scenario 2: contract approval (WeCom) — Neocrm, WeCom and Kingdee ov
     assert.equal(told.length, 1);
     assert.match(JSON.stringify(told[0].body), /未获批准：Lina：价格低于底价，请重新报价/);
   });
+
+  it('a contract without a product fails before any approval, naming the field', async () => {
+    const account = (await crm('/records/account?limit=1000')).records.find(
+      (a: any) => a.erpNumber__c === 'C0009',
+    );
+    const contract = await crm('/act/create-contract', {
+      as: 'E0004',
+      accountId: account.id,
+      amount: 50_000,
+    });
+    await hub.engine.reloadFlows();
+    const failed = await runOf(contract.id, ['failed']);
+    assert.deepEqual(
+      failed.steps.map((s) => [s.name, s.status]),
+      [['complete', 'dead']],
+    );
+    const [dl] = (await hub.store.listDeadLetters({ flowId: 'contract-approval', status: 'open' })).filter(
+      (d) => d.runId === failed.run.id,
+    );
+    assert.match(
+      dl.error.message,
+      new RegExp(`合同 ${contract.contractCode} 没有填写合同产品（product__c）`),
+    );
+    const approvals = (await wecom('approvals')).approvals as any[];
+    assert.ok(
+      approvals.every((a) => !JSON.stringify(a.apply_data).includes(contract.contractCode)),
+      'no approval started',
+    );
+  });
 });
