@@ -1,6 +1,6 @@
 /**
  * Scenario 7 end to end (flows/alerts-*.yaml, loaded as shipped): a hub with `kingdee`, `dingtalk`
- * (Stream) and `qiao` (its own REST API, type http) connections, over real HTTP.
+ * (Stream) and `qiao-api` (its own REST API, type http) connections, over real HTTP.
  * - stock below safety stock in Kingdee → one group message per shortage, the same shortage once;
  * - dead letters → one group message per check, a storm held back and summed up;
  * - approval tasks past their SLA → a reminder to the approver, then an escalation to the group: a
@@ -89,7 +89,7 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk gro
       apiUrl: dt.urls.api,
       ingress: 'stream',
     });
-    await save('qiao', 'http', { baseUrl: `${hub.url}/api/` });
+    await save('qiao-api', 'http', { baseUrl: `${hub.url}/api/` });
     for (const id of ['alerts-stock', 'alerts-failures', 'alerts-approval-sla']) {
       const file = `flows/${id}.yaml`;
       await hub.saveFlow(
