@@ -248,11 +248,28 @@ describe('scenario 5: payment-confirmation (Kingdee payable → DingTalk card �
     assert.equal((await cardFor('AP00000002')).cardParamMap.status, '待确认');
   });
 
-  it('a payable already paid is not asked about again', async () => {
+  it('a payable paid before the poll reads it is not asked about; polls never ask twice', async () => {
+    const saved = await kdAdmin('records/AP_Payable', {
+      model: {
+        FDATE: '2026-03-11',
+        FSUPPLIERID: { FNumber: 'VEN0002' },
+        FEntityDetail: [{ FMATERIALID: { FNumber: 'M0006' }, FPriceQty: 5, FTaxPrice: 4_100 }],
+      },
+      user: '黄磊',
+      status: 'B',
+    });
+    await kdAdmin(`records/AP_Payable/${saved.FBillNo}/audit`, { user: '杨帆' });
+    // Paid at once in the K/3 client, before Qiao looked.
+    await kdAdmin(`records/AP_Payable/${saved.FBillNo}/pay`, { user: '赵敏' });
     await pollNow();
+    await waitFor(
+      'the run about the paid payable',
+      async () => (await askRun(saved.FBillNo))?.status === 'filtered',
+    );
+    assert.equal(await cardFor(saved.FBillNo), undefined, 'no card');
     await pollNow();
     const runs = await runsOf('payment-confirmation');
-    assert.equal(runs.length, 3, 'one question per payable, however often the poll reads it');
+    assert.equal(runs.length, 4, 'one run per payable, however often the poll reads it');
     assert.equal((await dt.admin('GET', '/__sandbox/cards')).cards.length, 3);
   });
 });
