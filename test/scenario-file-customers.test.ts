@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -257,17 +257,45 @@ describe('scenario 9: file mode (Kingdee customers → XLSX; CSV in inbox/ → N
 
   it('a file that cannot be read gets a result file saying why, and imports nothing', async () => {
     const before = await accounts();
+    // No 客户名称 column (required), and a UTF-8 file without a BOM (read as GBK: refused, never garbled).
     await writeFile(
       path.join(root, 'inbox', 'no-name.csv'),
       iconv.encode('客户编码,信用额度\r\nC0105,100000\r\n', 'gbk'),
     );
-    const all = await importRuns(3);
-    const run = all.find((r) => (r.event as Rec).file === 'inbox/no-name.csv')!;
-    assert.equal(run.status, 'filtered');
-    const result = await readFileRows({ path: 'results/no-name.csv.result.csv' });
-    assert.equal(result.rows.length, 1);
-    assert.equal(result.rows[0].结果, '失败');
-    assert.match(result.rows[0].错误, /required column missing: 客户名称 \(name\)/);
+    await writeFile(
+      path.join(root, 'inbox', 'plain-utf8.csv'),
+      '客户编码,客户名称,信用额度\r\nC0106,成都蜀拓精工机械有限公司,500000\r\n',
+    );
+    const all = await importRuns(4);
+    for (const file of ['inbox/no-name.csv', 'inbox/plain-utf8.csv']) {
+      const run = all.find((r) => (r.event as Rec).file === file);
+      assert.equal(run?.status, 'filtered', file);
+    }
+    const noName = await readFileRows({ path: 'results/no-name.csv.result.csv' });
+    assert.deepEqual(noName.fields, ['结果', '错误']);
+    assert.equal(noName.rows.length, 1);
+    assert.equal(noName.rows[0].结果, '失败');
+    assert.match(noName.rows[0].错误, /required column missing: 客户名称 \(name\)/);
+    const plain = await readFileRows({ path: 'results/plain-utf8.csv.result.csv' });
+    assert.equal(plain.rows[0].结果, '失败');
+    assert.match(plain.rows[0].错误, /line 2 is not valid gbk.*set encoding: utf-8/);
     assert.equal((await accounts()).length, before.length);
+  });
+
+  it('the exported workbook imports as it is: every customer is already in Neocrm, so each row is refused once', async () => {
+    const before = await accounts();
+    await copyFile(
+      path.join(root, 'outbox', 'customers-2026-03-10.xlsx'),
+      path.join(root, 'inbox', 'customers-2026-03-10.xlsx'),
+    );
+    const all = await importRuns(5);
+    const run = all.find((r) => (r.event as Rec).file === 'inbox/customers-2026-03-10.xlsx');
+    assert.equal(run?.status, 'completed', JSON.stringify(run?.error));
+    const result = await readFileRows({ path: 'results/customers-2026-03-10.xlsx.result.csv' });
+    assert.deepEqual(
+      result.rows.map((r: Rec) => [r.客户编码, r.结果, r.错误]),
+      CUSTOMERS.map((c) => [c.number, '失败', `字段[客户名称(accountName)]的值[${c.name}]已存在，不能重复`]),
+    );
+    assert.equal((await accounts()).length, before.length, 'nothing created twice');
   });
 });
