@@ -211,6 +211,33 @@ describe('scenario 2: contract approval (WeCom) — Neocrm, WeCom and Kingdee ov
     assert.match(JSON.stringify(told[0].body), /未获批准：Lina：价格低于底价，请重新报价/);
   });
 
+  it('a high risk score on the opportunity adds the finance manager', async () => {
+    // 华锐精密 is rated AAA and the amount is small, but the opportunity is marked risky.
+    const opportunity = (await crm('/records/opportunity?limit=1000')).records.find(
+      (o: any) => o.status === 1 && o.opportunityName.startsWith('华锐精密'),
+    );
+    await crm(`/records/opportunity/${opportunity.id}`, { as: 'E0003', data: { riskScore__c: 85 } }, 'PATCH');
+    const contract = await crm('/act/create-contract', {
+      as: 'E0003',
+      opportunityId: opportunity.id,
+      amount: 56_000,
+      product: 'M0003',
+      quantity: 1,
+    });
+    await hub.engine.reloadFlows();
+    const { spNo } = output(await runOf(contract.id, ['waiting']), 'start');
+    const { info } = await wecom(`approvals/${spNo}`);
+    assert.deepEqual(
+      info.sp_record.map((n: any) => n.details.map((d: any) => d.approver.userid)),
+      [['Lina'], ['Yangfan']],
+    );
+    const note = info.apply_data.contents.find((c: any) => c.title[0].text === '合同说明').value.text;
+    assert.match(note, /商机风险评分：85\n审批路线：商机风险高/);
+    await wecom(`approvals/${spNo}/approve-all`, {});
+    await runOf(contract.id, ['completed']);
+    assert.equal((await ordersOf(`SO-${contract.contractCode}`)).length, 1);
+  });
+
   it('a contract without a product fails before any approval, naming the field', async () => {
     const account = (await crm('/records/account?limit=1000')).records.find(
       (a: any) => a.erpNumber__c === 'C0009',
