@@ -642,17 +642,32 @@ export class SqlStore implements Store {
     limit?: number;
     before?: number;
   }): Promise<RunRow[]> {
-    const where: string[] = [];
-    const params: Param[] = [];
-    if (q.flowId) where.push('flow_id = ?') && params.push(q.flowId);
-    if (q.status) where.push('status = ?') && params.push(q.status);
-    if (q.before) where.push('started_at < ?') && params.push(q.before);
-    params.push(Math.min(q.limit ?? 100, 1000));
-    const rows = await this.db.all<Row>(
-      `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id LIMIT ?`,
-      params,
+    const rows = await this.select(
+      'runs',
+      [
+        ['flow_id = ?', q.flowId],
+        ['status = ?', q.status],
+        ['started_at < ?', q.before || undefined],
+      ],
+      'started_at DESC, id',
+      Math.min(q.limit ?? 100, 1000),
     );
     return rows.map(toRun);
+  }
+
+  /** `SELECT *` with the filters whose value is given, ANDed, ordered and limited. */
+  private select(
+    table: string,
+    filters: Array<[string, Param | undefined]>,
+    orderBy: string,
+    limit: number,
+  ): Promise<Row[]> {
+    const given = filters.filter((f): f is [string, Param] => f[1] !== undefined && f[1] !== '');
+    const where = given.length ? `WHERE ${given.map((f) => f[0]).join(' AND ')}` : '';
+    return this.db.all<Row>(`SELECT * FROM ${table} ${where} ORDER BY ${orderBy} LIMIT ?`, [
+      ...given.map((f) => f[1]),
+      limit,
+    ]);
   }
 
   // ── dead letters ───────────────────────────────────────────────────────────────────────────────
@@ -667,14 +682,14 @@ export class SqlStore implements Store {
     flowId?: string;
     limit?: number;
   }): Promise<DeadLetterRow[]> {
-    const where: string[] = [];
-    const params: Param[] = [];
-    if (q.status) where.push('status = ?') && params.push(q.status);
-    if (q.flowId) where.push('flow_id = ?') && params.push(q.flowId);
-    params.push(Math.min(q.limit ?? 100, 1000));
-    const rows = await this.db.all<Row>(
-      `SELECT * FROM dead_letters ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT ?`,
-      params,
+    const rows = await this.select(
+      'dead_letters',
+      [
+        ['status = ?', q.status],
+        ['flow_id = ?', q.flowId],
+      ],
+      'created_at DESC, id',
+      Math.min(q.limit ?? 100, 1000),
     );
     return rows.map(toDeadLetter);
   }
@@ -771,16 +786,16 @@ export class SqlStore implements Store {
     externalId?: string;
     limit?: number;
   }): Promise<LinkRow[]> {
-    const where: string[] = [];
-    const params: Param[] = [];
-    if (q.linkId) where.push('link_id = ?') && params.push(q.linkId);
-    if (q.connection) where.push('connection = ?') && params.push(q.connection);
-    if (q.object) where.push('object = ?') && params.push(q.object);
-    if (q.externalId) where.push('external_id = ?') && params.push(q.externalId);
-    params.push(Math.min(q.limit ?? 100, 1000));
-    const rows = await this.db.all<Row>(
-      `SELECT * FROM id_links ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC LIMIT ?`,
-      params,
+    const rows = await this.select(
+      'id_links',
+      [
+        ['link_id = ?', q.linkId],
+        ['connection = ?', q.connection],
+        ['object = ?', q.object],
+        ['external_id = ?', q.externalId],
+      ],
+      'updated_at DESC',
+      Math.min(q.limit ?? 100, 1000),
     );
     return rows.map((r) => ({
       connection: String(r.connection),
