@@ -15,6 +15,7 @@ import { SecretBox } from './core/secret-box.ts';
 import { ConnectionManager, type LiveConnection } from './engine/connections.ts';
 import { Engine } from './engine/engine.ts';
 import { EngineMetrics } from './engine/metrics.ts';
+import { bindQiaoServices } from './engine/sync/qiao-connector.ts';
 import { type FlowRegistry, validateFlowFile } from './flow/validate.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
@@ -93,6 +94,9 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
       metrics,
       descriptors: opts.descriptors ?? builtinConnectors(),
     });
+    // The engine-provided `qiao` connector (two-way sync, review queue) works on this hub's store, in
+    // every process — a `qiao worker` has no API to bind it later.
+    bindQiaoServices(connections, { store });
     for (const c of Object.values(cfg?.connections ?? {})) {
       await connections.save(
         { id: c.id, type: c.type, settings: c.settings, limits: c.limits, origin: 'config' },
