@@ -43,6 +43,12 @@ async function records(demo: ScenarioDemo) {
     payments: (await crm('paymentApplication')).records
       .filter((r: Rec) => String(r.name).startsWith('SKD'))
       .map((r: Rec) => [r.name, r.amount]),
+    projects: (await kd('BAS_PreBaseDataOne')).records
+      .filter((r: Rec) => /^PRJ\d{6,}$/.test(r.FNumber))
+      .map((r: Rec) => [r.FName, r.FDocumentStatus]),
+    projectCodes: (await crm('project__c')).records
+      .filter((r: Rec) => /^PRJ\d{6,}$/.test(r.projectCode__c ?? ''))
+      .map((r: Rec) => [r.name, r.projectCode__c === `PRJ${r.id}`]),
     contractsInExecution: (await crm('contract')).records
       .filter((r: Rec) => r.erpOrderNumber__c?.startsWith('SO-'))
       .map((r: Rec) => [r.status, r.erpOrderNumber__c]),
@@ -67,6 +73,7 @@ describe('the scenario demo', () => {
           ['receipt-to-crm', 'ok', 2, { neocrm: 2, dingtalk: 2 }, 0, []],
           ['payment-confirmation', 'ok', 2, { kingdee: 1, dingtalk: 2 }, 0, []],
           ['expense-reimbursement', 'ok', 1, { kingdee: 1, wecom: 2 }, 0, []],
+          ['project-initiation', 'ok', 1, { wecom: 2, kingdee: 1, neocrm: 1 }, 0, []],
         ],
       );
       assert.ok(!s.notInThisDemoYet.includes('contract-approval'));
@@ -94,6 +101,8 @@ describe('the scenario demo', () => {
         ]),
       );
       assert.deepEqual(got.expenseBills, [['C', 3_680, 3_680]]);
+      assert.deepEqual(got.projects, [['华锐二期产线改造项目', 'C']]);
+      assert.deepEqual(got.projectCodes, [['华锐二期产线改造项目', true]]);
       assert.deepEqual(got.payments.sort(), [
         ['SKD00000001', 100_000],
         ['SKD00000002', 250_000],
@@ -113,6 +122,7 @@ describe('the scenario demo', () => {
           ['receipt-to-crm', 0, 1, {}],
           ['payment-confirmation', 0, 1, {}],
           ['expense-reimbursement', 0, 1, {}],
+          ['project-initiation', 0, 1, {}],
         ],
       );
       const got = await records(second);
@@ -123,6 +133,8 @@ describe('the scenario demo', () => {
           payBills: [],
           expenseNo: undefined,
           expenseBills: [],
+          projects: [],
+          projectCodes: [],
           payments: [],
           contractsInExecution: [],
         },

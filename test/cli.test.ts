@@ -385,6 +385,7 @@ describe('qiao demo --once --json', () => {
         ['receipt-to-crm', 2, { neocrm: 2, dingtalk: 2 }],
         ['payment-confirmation', 2, { kingdee: 1, dingtalk: 2 }],
         ['expense-reimbursement', 1, { kingdee: 1, wecom: 2 }],
+        ['project-initiation', 1, { wecom: 2, kingdee: 1, neocrm: 1 }],
       ].map(([scenario, runs, written]) => ({
         scenario,
         status: 'ok',
@@ -408,6 +409,7 @@ describe('qiao demo --once --json', () => {
         ['receipt-to-crm', 0, {}, 1],
         ['payment-confirmation', 0, {}, 1],
         ['expense-reimbursement', 0, {}, 1],
+        ['project-initiation', 0, {}, 1],
       ],
     );
 

@@ -8,6 +8,7 @@ import { type Sandboxes, startSandboxes } from '../../sandbox/index.ts';
 import { CONTRACT_FLOW, playContractApproval } from './contract-approval.ts';
 import { EXPENSE_FLOWS, playExpenseReimbursement } from './expense-reimbursement.ts';
 import { PAYMENT_FLOWS, playPaymentConfirmation } from './payment-confirmation.ts';
+import { PROJECT_FLOW, playProjectInitiation } from './project-initiation.ts';
 import { playReceiptToCrm, RECEIPT_FLOW } from './receipt-to-crm.ts';
 import { playScene, type Scene, type SceneSummary, wire } from './scene.ts';
 
@@ -36,6 +37,12 @@ export const SCENES: Scene[] = [
     title: '费用报销 — WeCom expense → Kingdee bill → paid → told in WeCom',
     flows: EXPENSE_FLOWS,
     play: playExpenseReimbursement,
+  },
+  {
+    id: PROJECT_FLOW,
+    title: '项目立项 — Neocrm project → WeCom approval → Kingdee project',
+    flows: [PROJECT_FLOW],
+    play: playProjectInitiation,
   },
 ];
 

@@ -117,7 +117,22 @@ export async function wire(hub: Hub, sandboxes: Sandboxes, step: (l: string) => 
   const save = (id: string, settings: Json) =>
     hub.connections.save({ id, type: id, settings, limits, origin: 'api' }, 'demo');
   await save('kingdee', { baseUrl: kd.baseUrl, ...(kd.credentials as Json) });
-  await save('neocrm', { baseUrl: neo.baseUrl, ...(neo.credentials as Json) });
+  await save('neocrm', {
+    baseUrl: neo.baseUrl,
+    ...(neo.credentials as Json),
+    // As flows/qiao.example.yaml lists them: the standard objects and the tenant's project__c.
+    objects: [
+      'account',
+      'contact',
+      'opportunity',
+      'contract',
+      'order',
+      'product',
+      'paymentApplicationPlan',
+      'paymentApplication',
+      'project__c',
+    ],
+  });
   await save('wecom', { baseUrl: wc.baseUrl, ...(wc.credentials as Json) });
   await save('dingtalk', {
     ...(dt.credentials as Json),
