@@ -112,6 +112,7 @@ export interface Customer {
   ownerStaffNumber: string;
 }
 
+// biome-ignore format: one customer a line reads as the table it is
 export const CUSTOMERS: readonly Customer[] = [
   cust('C0001', '苏州华锐精密机械有限公司', '华锐精密', '制造业', '江苏', '苏州', '工业园区星湖街328号', '钱志刚', 'AAA', 2_000_000, 'E0003'),
   cust('C0002', '宁波东海新能源科技有限公司', '东海新能源', '能源', '浙江', '宁波', '北仑区明州路88号', '林晓峰', 'AA', 1_500_000, 'E0003'),
@@ -143,7 +144,8 @@ function cust(
     number,
     name,
     shortName,
-    taxId: `91${String(330100 + n * 7).padStart(6, '0')}MA2${String(n).padStart(2, '0')}QH${String(n * 13).padStart(3, '0')}X`.slice(0, 18),
+    // 18 characters shaped like a unified social credit code (fictional, not checksum-valid).
+    taxId: `91${330100 + n * 7}MA2${pad(n, 2)}QH${pad(n * 13, 3)}X`.slice(0, 18),
     industry,
     province,
     city,
@@ -170,6 +172,7 @@ export interface Product {
   safetyStock: number;
 }
 
+// biome-ignore format: one product a line reads as the table it is
 export const PRODUCTS: readonly Product[] = [
   { number: 'M0001', name: '六轴工业机器人', spec: 'QH-R6-20kg', unit: '台', unitNumber: 'Pcs', price: 168_000, stock: 12, safetyStock: 5 },
   { number: 'M0002', name: '协作机器人', spec: 'QH-C5-5kg', unit: '台', unitNumber: 'Pcs', price: 98_000, stock: 3, safetyStock: 5 },
@@ -191,6 +194,10 @@ export const PROJECTS: readonly Project[] = [
   { number: 'PRJ001', name: '项目A-华锐产线自动化改造' },
   { number: 'PRJ002', name: '项目B-东海电池仓储AGV' },
 ];
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
 
 export function employeeByStaffNumber(staffNumber: string): Employee | undefined {
   return EMPLOYEES.find((e) => e.staffNumber === staffNumber);
