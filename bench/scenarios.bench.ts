@@ -86,7 +86,8 @@ try {
     const contractId = /^contract:(\d+)#/.exec(r.eventKey ?? '')?.[1];
     if (start?.finishedAt && contractId && submitted.has(contractId))
       toStart.push(start.finishedAt - submitted.get(contractId)!);
-    const spNo = (start?.output as { spNo: string }).spNo;
+    const spNo = (start?.output as { spNo?: string } | undefined)?.spNo;
+    if (!spNo) continue;
     decided.set(r.id, Date.now());
     await wecom(`approvals/${spNo}/agree`, { userid: 'Lina', speech: '同意' });
     await new Promise((r) => setTimeout(r, 20)); // approvers at ~40 decisions/s
