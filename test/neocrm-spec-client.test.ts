@@ -1,5 +1,5 @@
 /**
- * A client written from /work/shared/specs/neocrm.md alone — plain fetch, none of Qiao's code — gets
+ * A client written from shared/specs/neocrm.md (beside the repository) alone — plain fetch, none of Qiao's code — gets
  * exactly the spec's shapes from the sandbox: URLs, parameter encodings, envelopes and the type of
  * `code` per family, id forms, the scroll locator placement.
  */

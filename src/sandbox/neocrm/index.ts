@@ -1,6 +1,6 @@
 /**
  * The Neocrm (销售易) sandbox: a faithful simulator of the OpenAPI described in
- * /work/shared/specs/neocrm.md, serving from one base URL the token endpoints, REST v2.0 xobjects,
+ * shared/specs/neocrm.md (beside the repository), serving from one base URL the token endpoints, REST v2.0 xobjects,
  * query v2, XOQL and its scroll, bulk v2, metadata v2.0, optionally legacy v1, and the `/__sandbox/`
  * admin surface (docs/sandbox/neocrm.md). Several instances run side by side in one process.
  */
