@@ -21,7 +21,7 @@ import {
 } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { type SecretBox, secretValues } from '../core/secret-box.ts';
-import type { AuditInput, ConnectionRow, Store } from '../store/store.ts';
+import type { ConnectionRow, Store } from '../store/store.ts';
 import { ConnectionLimiter } from './limiter.ts';
 import type { EngineMetrics } from './metrics.ts';
 
@@ -250,19 +250,9 @@ export class ConnectionManager {
         `input of ${connectionId}.${action} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
       );
     }
-    const permit = await c.limiter.acquire();
-    if (!permit.ok) {
-      throw new RateLimitedError(
-        `${connectionId}: not calling before ${new Date(permit.notBefore).toISOString()} (${permit.reason})`,
-        {
-          retryAfterMs: Math.max(1, permit.notBefore - Date.now()),
-        },
-      );
-    }
-    const started = performance.now();
     const signal = AbortSignal.timeout(opts.timeoutMs ?? 60_000);
-    try {
-      const out = await spec.run(parsed.data, {
+    return this.guarded(c, action, () =>
+      spec.run(parsed.data, {
         idempotencyKey: opts.idempotencyKey,
         attempt: opts.attempt,
         linkKey: opts.linkKey,
@@ -271,9 +261,29 @@ export class ConnectionManager {
         },
         signal,
         log: this.log.child({ connection: connectionId, action }),
-      });
+      }),
+    );
+  }
+
+  /**
+   * Every partner call goes through here — actions, poll pages, the reconciler's questions: the
+   * connection's limiter grants it (or answers "not before T" as a rate_limited error), the outcome
+   * feeds the breaker, a partner's rate-limit answer bans the whole connection for its wait, errors are
+   * classified and scrubbed of secrets, and the call is counted in the metrics as `what`.
+   */
+  async guarded<T>(c: LiveConnection, what: string, fn: () => Promise<T>): Promise<T> {
+    const permit = await c.limiter.acquire();
+    if (!permit.ok) {
+      throw new RateLimitedError(
+        `${c.row.id}: not calling before ${new Date(permit.notBefore).toISOString()} (${permit.reason})`,
+        { retryAfterMs: Math.max(1, permit.notBefore - Date.now()) },
+      );
+    }
+    const started = performance.now();
+    try {
+      const out = await fn();
       permit.release('ok');
-      this.metrics?.call(connectionId, action, 'ok', performance.now() - started);
+      this.metrics?.call(c.row.id, what, 'ok', performance.now() - started);
       return out;
     } catch (err) {
       const qe = scrubbed(toQiaoError(err), c.secrets);
@@ -281,7 +291,7 @@ export class ConnectionManager {
       if (qe.errorClass === 'rate_limited' && qe.retryAfterMs) {
         c.limiter.ban(Date.now() + qe.retryAfterMs, qe.message);
       }
-      this.metrics?.call(connectionId, action, qe.errorClass, performance.now() - started);
+      this.metrics?.call(c.row.id, what, qe.errorClass, performance.now() - started);
       throw qe;
     }
   }
@@ -306,5 +316,3 @@ function scrubbed(e: QiaoError, secrets: string[]): QiaoError {
   out.name = e.name;
   return out;
 }
-
-export type { AuditInput };

@@ -5,8 +5,8 @@
  * Each step's outcome commits in one transaction with its id links, the next step and its audit row.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { InboundEvent } from '../core/connector.ts';
-import { PermanentError, type QiaoError, type SerializedError, toQiaoError } from '../core/errors.ts';
+import type { Cursor, InboundEvent } from '../core/connector.ts';
+import { PermanentError, type SerializedError, toQiaoError } from '../core/errors.ts';
 import type { FlowDef, WaitStep } from '../core/flow.ts';
 import type { Logger } from '../core/logger.ts';
 import { evaluateExpression, evaluateTemplate } from '../flow/expr.ts';
@@ -191,7 +191,7 @@ export class Engine {
     flow: FlowDef,
     version: number,
     records: Array<{ key: string; data: unknown }>,
-    cursor: import('../core/connector.ts').Cursor | null,
+    cursor: Cursor | null,
   ): Promise<IngestOutcome[]> {
     const events: IngestEvent[] = [];
     for (const r of records) {
@@ -585,18 +585,15 @@ export class Engine {
       for (const w of waits) byType.set(w.eventType, [...(byType.get(w.eventType) ?? []), w.correlation]);
       for (const [eventType, correlations] of byType) {
         try {
-          const events = await c.connector.reconcile(
-            eventType,
-            [...new Set(correlations)],
-            AbortSignal.timeout(60_000),
+          const ask = c.connector.reconcile.bind(c.connector);
+          const events = await this.connections.guarded(c, `reconcile:${eventType}`, () =>
+            ask(eventType, [...new Set(correlations)], AbortSignal.timeout(60_000)),
           );
           if (events.length === 0) continue;
           const out = await this.ingest(c.row.id, events);
           resumed += out.reduce((n, o) => n + o.resumed.length, 0);
         } catch (err) {
           const e = toQiaoError(err);
-          if (e.errorClass === 'rate_limited' && e.retryAfterMs)
-            c.limiter.ban(Date.now() + e.retryAfterMs, e.message);
           this.log.warn('reconciling waits failed', { connection: c.row.id, eventType, error: e.message });
         }
       }
@@ -638,5 +635,3 @@ export class Engine {
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
-
-export type { QiaoError };

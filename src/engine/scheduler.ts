@@ -90,23 +90,9 @@ export class Scheduler {
       const params = spec.params.parse(t.params);
       let cursor: Cursor | null = (await this.engine.store.getCursor(flow.id)) ?? null;
       for (let page = 0; page < MAX_PAGES_PER_TICK; page++) {
-        const permit = await conn.limiter.acquire();
-        if (!permit.ok) {
-          this.nextPoll.set(row.id, permit.notBefore);
-          return records;
-        }
-        let result: Awaited<ReturnType<typeof spec.poll>>;
-        try {
-          result = await spec.poll(params, cursor, {
-            signal: AbortSignal.timeout(60_000),
-            log: this.engine.log,
-          });
-          permit.release('ok');
-        } catch (err) {
-          const e = toQiaoError(err);
-          permit.release(e.errorClass === 'transient' ? 'transient' : 'other');
-          throw e;
-        }
+        const result = await this.engine.connections.guarded(conn, `poll:${t.trigger}`, () =>
+          spec.poll(params, cursor, { signal: AbortSignal.timeout(60_000), log: this.engine.log }),
+        );
         await this.engine.ingestPage(flow, row.version, result.records, result.cursor);
         records += result.records.length;
         cursor = result.cursor ?? cursor;
@@ -117,9 +103,6 @@ export class Scheduler {
       const e = toQiaoError(err);
       const wait =
         e.errorClass === 'rate_limited' && e.retryAfterMs ? e.retryAfterMs : Math.max(t.intervalMs, 5_000);
-      if (e.errorClass === 'rate_limited' && e.retryAfterMs) {
-        this.engine.connections.get(t.connection)?.limiter.ban(Date.now() + e.retryAfterMs, e.message);
-      }
       this.nextPoll.set(row.id, Date.now() + wait);
       this.engine.log.warn('poll failed', {
         flow: flow.id,
