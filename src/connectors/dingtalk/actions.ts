@@ -233,7 +233,48 @@ export interface ApprovalView {
   operationRecords: Array<{ userId: string; type: string; result: string; remark?: string; date?: string }>;
 }
 
-export function approvalFromNew(id: string, r: Json): ApprovalView {
+/**
+ * The field names of one approval instance in each API (spec: the new workflow API answers camelCase,
+ * the old `topapi/processinstance/get` snake_case); the view is the same.
+ */
+const APPROVAL_KEYS = {
+  new: {
+    businessId: 'businessId',
+    originator: 'originatorUserId',
+    createTime: 'createTime',
+    finishTime: 'finishTime',
+    form: 'formComponentValues',
+    taskId: 'taskId',
+    taskUser: 'userId',
+    taskStatus: 'status',
+    taskResult: 'result',
+    records: 'operationRecords',
+    recordUser: 'userId',
+    recordType: 'type',
+    recordResult: 'result',
+  },
+  old: {
+    businessId: 'business_id',
+    originator: 'originator_userid',
+    createTime: 'create_time',
+    finishTime: 'finish_time',
+    form: 'form_component_values',
+    taskId: 'taskid',
+    taskUser: 'userid',
+    taskStatus: 'task_status',
+    taskResult: 'task_result',
+    records: 'operation_records',
+    recordUser: 'userid',
+    recordType: 'operation_type',
+    recordResult: 'operation_result',
+  },
+} as const;
+
+function approvalView(
+  id: string,
+  r: Json,
+  k: (typeof APPROVAL_KEYS)[keyof typeof APPROVAL_KEYS],
+): ApprovalView {
   const status = String(r.status ?? '');
   const result = String(r.result ?? '');
   const arr = (v: unknown) => (Array.isArray(v) ? (v as Json[]) : []);
@@ -244,61 +285,33 @@ export function approvalFromNew(id: string, r: Json): ApprovalView {
     result,
     finished: status === 'COMPLETED' || status === 'TERMINATED' || status === 'CANCELED',
     approved: status === 'COMPLETED' && result === 'agree',
-    businessId: String(r.businessId ?? ''),
-    originatorUserId: String(r.originatorUserId ?? ''),
-    createTime: r.createTime as string | undefined,
-    finishTime: r.finishTime as string | undefined,
-    formValues: Object.fromEntries(
-      arr(r.formComponentValues).map((f) => [String(f.name), String(f.value ?? '')]),
-    ),
+    businessId: String(r[k.businessId] ?? ''),
+    originatorUserId: String(r[k.originator] ?? ''),
+    createTime: r[k.createTime] as string | undefined,
+    finishTime: r[k.finishTime] as string | undefined,
+    formValues: Object.fromEntries(arr(r[k.form]).map((f) => [String(f.name), String(f.value ?? '')])),
     tasks: arr(r.tasks).map((t) => ({
-      taskId: String(t.taskId),
-      userId: String(t.userId),
-      status: String(t.status),
-      result: String(t.result ?? ''),
+      taskId: String(t[k.taskId]),
+      userId: String(t[k.taskUser]),
+      status: String(t[k.taskStatus]),
+      result: String(t[k.taskResult] ?? ''),
     })),
-    operationRecords: arr(r.operationRecords).map((o) => ({
-      userId: String(o.userId),
-      type: String(o.type),
-      result: String(o.result ?? ''),
+    operationRecords: arr(r[k.records]).map((o) => ({
+      userId: String(o[k.recordUser]),
+      type: String(o[k.recordType]),
+      result: String(o[k.recordResult] ?? ''),
       ...(o.remark ? { remark: String(o.remark) } : {}),
       date: o.date as string | undefined,
     })),
   };
 }
 
+export function approvalFromNew(id: string, r: Json): ApprovalView {
+  return approvalView(id, r, APPROVAL_KEYS.new);
+}
+
 export function approvalFromOld(id: string, r: Json): ApprovalView {
-  const status = String(r.status ?? '');
-  const result = String(r.result ?? '');
-  const arr = (v: unknown) => (Array.isArray(v) ? (v as Json[]) : []);
-  return {
-    processInstanceId: id,
-    title: String(r.title ?? ''),
-    status,
-    result,
-    finished: status === 'COMPLETED' || status === 'TERMINATED' || status === 'CANCELED',
-    approved: status === 'COMPLETED' && result === 'agree',
-    businessId: String(r.business_id ?? ''),
-    originatorUserId: String(r.originator_userid ?? ''),
-    createTime: r.create_time as string | undefined,
-    finishTime: r.finish_time as string | undefined,
-    formValues: Object.fromEntries(
-      arr(r.form_component_values).map((f) => [String(f.name), String(f.value ?? '')]),
-    ),
-    tasks: arr(r.tasks).map((t) => ({
-      taskId: String(t.taskid),
-      userId: String(t.userid),
-      status: String(t.task_status),
-      result: String(t.task_result ?? ''),
-    })),
-    operationRecords: arr(r.operation_records).map((o) => ({
-      userId: String(o.userid),
-      type: String(o.operation_type),
-      result: String(o.operation_result ?? ''),
-      ...(o.remark ? { remark: String(o.remark) } : {}),
-      date: o.date as string | undefined,
-    })),
-  };
+  return approvalView(id, r, APPROVAL_KEYS.old);
 }
 
 export async function getApproval(
