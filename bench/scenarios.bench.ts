@@ -14,21 +14,11 @@ import { startHub } from '../src/hub.ts';
 import { startKingdeeSandbox } from '../src/sandbox/kingdee/index.ts';
 import { startNeocrmSandbox } from '../src/sandbox/neocrm/index.ts';
 import { startWecomSandbox } from '../src/sandbox/wecom/index.ts';
+import { call } from '../test/support/admin-call.ts';
 import { figure, percentile } from './support/load.ts';
 
 const N = Number(process.env.BENCH_CONTRACTS ?? 200);
 const FLOW = join(import.meta.dirname, '..', 'flows', 'contract-approval.yaml');
-
-async function call(url: string, body?: unknown): Promise<any> {
-  const res = await fetch(url, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${url} → ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'qiao-bench-scenario-'));
 const [neo, wc, kd] = await Promise.all([startNeocrmSandbox(), startWecomSandbox(), startKingdeeSandbox()]);

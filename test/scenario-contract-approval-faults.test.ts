@@ -19,20 +19,10 @@ import { CUSTOMERS, EMPLOYEES, PRODUCTS } from '../src/sandbox/common/company.ts
 import { type KingdeeSandbox, startKingdeeSandbox } from '../src/sandbox/kingdee/index.ts';
 import { type NeocrmSandboxHandle, startNeocrmSandbox } from '../src/sandbox/neocrm/index.ts';
 import { startWecomSandbox, type WecomSandbox } from '../src/sandbox/wecom/index.ts';
+import { call } from './support/admin-call.ts';
 
 const FLOW_FILE = join(import.meta.dirname, '..', 'flows', 'contract-approval.yaml');
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function call(url: string, body?: unknown, method?: string): Promise<any> {
-  const res = await fetch(url, {
-    method: method ?? (body === undefined ? 'GET' : 'POST'),
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method ?? 'POST'} ${url} → ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
 
 /** The rule table of the flow, restated: who must approve a contract. */
 function expectedChain(amount: number, rating: string, creditLimit: number): string[] {

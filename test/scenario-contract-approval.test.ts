@@ -19,21 +19,10 @@ import { type KingdeeSandbox, startKingdeeSandbox } from '../src/sandbox/kingdee
 import { type NeocrmSandboxHandle, startNeocrmSandbox } from '../src/sandbox/neocrm/index.ts';
 import { startWecomSandbox, type WecomSandbox } from '../src/sandbox/wecom/index.ts';
 import type { RunStatus } from '../src/store/store.ts';
+import { call } from './support/admin-call.ts';
 
 const FLOW_FILE = join(import.meta.dirname, '..', 'flows', 'contract-approval.yaml');
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** JSON to an admin surface; throws on a non-2xx answer. */
-async function call(url: string, body?: unknown, method?: string): Promise<any> {
-  const res = await fetch(url, {
-    method: method ?? (body === undefined ? 'GET' : 'POST'),
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method ?? 'POST'} ${url} → ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
 
 describe('scenario 2: contract approval (WeCom) — Neocrm, WeCom and Kingdee over HTTP', () => {
   let dir: string;

@@ -19,21 +19,11 @@ import { type KingdeeSandbox, startKingdeeSandbox } from '../src/sandbox/kingdee
 import { type NeocrmSandboxHandle, startNeocrmSandbox } from '../src/sandbox/neocrm/index.ts';
 import { startWecomSandbox, TEMPLATE_IDS, type WecomSandbox } from '../src/sandbox/wecom/index.ts';
 import type { RunStatus } from '../src/store/store.ts';
+import { call } from './support/admin-call.ts';
 
 const FLOW_ID = 'project-initiation';
 const FLOW_FILE = join(import.meta.dirname, '..', 'flows', `${FLOW_ID}.yaml`);
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function call(url: string, body?: unknown, method?: string): Promise<any> {
-  const res = await fetch(url, {
-    method: method ?? (body === undefined ? 'GET' : 'POST'),
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method ?? 'POST'} ${url} → ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
 
 describe('scenario 6: project initiation — Neocrm, WeCom and Kingdee over HTTP', () => {
   let dir: string;
