@@ -97,12 +97,15 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     // The engine-provided `qiao` connector (two-way sync, review queue) works on this hub's store, in
     // every process — a `qiao worker` has no API to bind it later.
     bindQiaoServices(connections, { store });
-    for (const c of Object.values(cfg?.connections ?? {})) {
-      await connections.save(
-        { id: c.id, type: c.type, settings: c.settings, limits: c.limits, origin: 'config' },
-        'config',
-      );
-    }
+    // In parallel: opening a connection refreshes its schema, which waits on an unreachable partner.
+    await Promise.all(
+      Object.values(cfg?.connections ?? {}).map((c) =>
+        connections.save(
+          { id: c.id, type: c.type, settings: c.settings, limits: c.limits, origin: 'config' },
+          'config',
+        ),
+      ),
+    );
     await connections.loadAll();
     const engine = new Engine({
       store,

@@ -164,13 +164,20 @@ export class ConnectionManager {
 
   /** Opens every stored connection (at start, and in `qiao worker` processes). */
   async loadAll(): Promise<void> {
-    for (const row of await this.store.listConnections()) {
-      try {
-        await this.open(row);
-      } catch (err) {
-        this.log.error('connection cannot be opened', { connection: row.id, error: (err as Error).message });
-      }
-    }
+    // In parallel: each may wait up to its schema refresh timeout on an unreachable partner.
+    const rows = await this.store.listConnections();
+    await Promise.all(
+      rows.map(async (row) => {
+        try {
+          await this.open(row);
+        } catch (err) {
+          this.log.error('connection cannot be opened', {
+            connection: row.id,
+            error: (err as Error).message,
+          });
+        }
+      }),
+    );
   }
 
   private async open(row: ConnectionRow): Promise<LiveConnection> {
