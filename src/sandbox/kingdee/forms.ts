@@ -154,6 +154,208 @@ function lookupForm(
   } satisfies FormDef;
 }
 
+// Blocks several forms share, each written once. They return fresh objects on every call: forms never
+// share a FieldDef.
+
+/** Base data's creation org (the session's) and use org (the creation org unless given, spec 6.1). */
+function createUseOrgs(useOrgRequired = false): FieldDef[] {
+  return [
+    orgRef('FCreateOrgId', '创建组织', { required: true, defaultFrom: sessionOrg }),
+    orgRef(
+      'FUseOrgId',
+      '使用组织',
+      useOrgRequired
+        ? { required: true, defaultFrom: fromField('FCreateOrgId') }
+        : { defaultFrom: fromField('FCreateOrgId') },
+    ),
+  ];
+}
+
+/** The first fields of every bill: internal id, bill number, and the bill type preset for the form. */
+function billHead(billType: string): FieldDef[] {
+  return [
+    f('FID', '内码', 'int', { system: true, prop: 'Id' }),
+    f('FBillNo', '单据编号', 'text'),
+    ref('FBillTypeID', '单据类型', 'BOS_BillType', {
+      required: true,
+      defaultFrom: preset('BOS_BillType', billType),
+    }),
+  ];
+}
+
+/** A bill's date: today unless given. */
+const billDate = (key: string, label: string) =>
+  f(key, label, 'date', { required: true, defaultFrom: today });
+
+/** A bill's currency: CNY (`PRE001`) unless given. */
+const currency = (key = 'FCURRENCYID') =>
+  ref(key, '币别', 'BD_Currency', {
+    required: true,
+    defaultFrom: preset('BD_Currency', 'PRE001'),
+  });
+
+/** An entry (单据体) keyed by `FEntryID`; `required` asks Save for at least one row. */
+function entry(key: string, prop: string, label: string, fields: FieldDef[], required = false): EntityDef {
+  return required
+    ? { key, prop, label, pk: 'FEntryID', required, fields }
+    : { key, prop, label, pk: 'FEntryID', fields };
+}
+
+/** The sales org of a shipping bill (the session's) and the org that ships (the sales org unless given). */
+function shippingOrgs(saleOrgKey: string, shipOrgKey: string): FieldDef[] {
+  return [
+    orgRef(saleOrgKey, '销售组织', { required: true, defaultFrom: sessionOrg }),
+    orgRef(shipOrgKey, '发货组织', { required: true, defaultFrom: fromField(saleOrgKey) }),
+  ];
+}
+
+/** A shipping line's material and unit (the material's base unit unless given). */
+function materialAndUnit(unitLabel: string): FieldDef[] {
+  return [
+    ref('FMaterialID', '物料编码', 'BD_MATERIAL', { required: true }),
+    ref('FUnitID', unitLabel, 'BD_UNIT', {
+      required: true,
+      defaultFrom: (c) => c.refValue('BD_MATERIAL', c.row.FMaterialID, 'FBaseUnitId'),
+    }),
+  ];
+}
+
+/** Where a pushed line came from (spec 4.7): the source form and bill number. */
+const sourceBill = (): FieldDef[] => [f('FSrcType', '源单类型', 'text'), f('FSrcBillNo', '源单编号', 'text')];
+
+/**
+ * 应收单 and 应付单 mirror each other (spec 6.6, "AP_Payable has the mirror structure with FSUPPLIERID"):
+ * the partner, the pay org's caption, the business org and the bill type differ; the finance sub-header
+ * and the detail lines are shared. Both carry the payable's View names (`AP_PAYABLEFIN`,
+ * `AP_PAYABLEENTRY`), as the sandbox always has; the spec records no View names for the receivable.
+ */
+function openItemForm(o: {
+  formId: string;
+  name: string;
+  numberPrefix: string;
+  billType: string;
+  partner: FieldDef;
+  payOrgLabel: string;
+  bizOrg: readonly [key: string, label: string];
+  /** After the business org. */
+  moreHead?: FieldDef[];
+  /** After the shared detail fields. */
+  moreDetail?: FieldDef[];
+}): FormDef {
+  return {
+    formId: o.formId,
+    name: o.name,
+    kind: 'bill',
+    pk: 'FID',
+    numberKey: 'FBillNo',
+    numberPrefix: o.numberPrefix,
+    numberDigits: 8,
+    fields: [
+      ...billHead(o.billType),
+      billDate('FDATE', '业务日期'),
+      f('FENDDATE_H', '到期日', 'date', { defaultFrom: fromField('FDATE') }),
+      o.partner,
+      currency(),
+      orgRef('FSETTLEORGID', '结算组织', { required: true, defaultFrom: sessionOrg }),
+      orgRef('FPAYORGID', o.payOrgLabel, { defaultFrom: fromField('FSETTLEORGID') }),
+      orgRef(o.bizOrg[0], o.bizOrg[1], { defaultFrom: fromField('FSETTLEORGID') }),
+      ...(o.moreHead ?? []),
+      f('FISINIT', '期初单据', 'bool'),
+      f('FISPRICEEXCLUDETAX', '价外税', 'bool', { defaultFrom: () => true }),
+      f('FALLAMOUNTFOR', '价税合计', 'decimal', { system: true }),
+      ...auditFields('bill'),
+    ],
+    subHeaders: [
+      {
+        key: 'FsubHeadFinc',
+        prop: 'AP_PAYABLEFIN',
+        fields: [
+          f('FACCNTTIMEJUDGETIME', '到期日计算日期', 'date', { defaultFrom: fromField('FDATE') }),
+          ref('FMAINBOOKSTDCURRID', '本位币', 'BD_Currency', {
+            defaultFrom: preset('BD_Currency', 'PRE001'),
+          }),
+          ref('FEXCHANGETYPE', '汇率类型', 'BD_ExchangeType', {
+            defaultFrom: preset('BD_ExchangeType', 'HLTX01_SYS'),
+          }),
+          f('FExchangeRate', '汇率', 'decimal', { defaultFrom: () => 1 }),
+          ref('FSettleTypeID', '结算方式', 'BD_SETTLETYPE'),
+        ],
+      },
+    ],
+    entries: [
+      entry(
+        'FEntityDetail',
+        'AP_PAYABLEENTRY',
+        '明细',
+        [
+          ref('FMATERIALID', '物料编码', 'BD_MATERIAL'),
+          ref('FCOSTID', '费用项目', 'BD_Expense'),
+          f('FPriceQty', '计价数量', 'decimal'),
+          f('FTaxPrice', '含税单价', 'decimal'),
+          f('FPrice', '单价', 'decimal'),
+          f('FEntryTaxRate', '税率%', 'decimal', { defaultFrom: () => 13 }),
+          f('FALLAMOUNTFOR_D', '价税合计', 'decimal', { system: true }),
+          ...(o.moreDetail ?? []),
+        ],
+        true,
+      ),
+    ],
+  };
+}
+
+/**
+ * The counterparty of a receipt or payment: the contact unit (往来单位) and the unit that pays or is
+ * paid (the contact unit unless given), each a reference whose form is named by its type field.
+ */
+function counterparty(
+  unitTypes: readonly string[],
+  other: { typeKey: string; typeLabel: string; key: string; label: string },
+): FieldDef[] {
+  return [
+    f('FCONTACTUNITTYPE', '往来单位类型', 'enum', {
+      options: [...unitTypes],
+      defaultFrom: () => unitTypes[0],
+    }),
+    f('FCONTACTUNIT', '往来单位', 'dynref', { required: true, ref: 'FCONTACTUNITTYPE' }),
+    f(other.typeKey, other.typeLabel, 'enum', {
+      options: [...unitTypes],
+      defaultFrom: fromField('FCONTACTUNITTYPE'),
+    }),
+    f(other.key, other.label, 'dynref', { ref: other.typeKey, defaultFrom: fromField('FCONTACTUNIT') }),
+  ];
+}
+
+/** The org receiving or paying (the session's), the settlement org and a business org (both that org). */
+function cashOrgs(cashOrgLabel: string, bizOrg: readonly [key: string, label: string]): FieldDef[] {
+  return [
+    orgRef('FPAYORGID', cashOrgLabel, { required: true, defaultFrom: sessionOrg }),
+    orgRef('FSETTLEORGID', '结算组织', { required: true, defaultFrom: fromField('FPAYORGID') }),
+    orgRef(bizOrg[0], bizOrg[1], { defaultFrom: fromField('FPAYORGID') }),
+  ];
+}
+
+/** A receipt or payment line: settlement type, purpose (a preset unless given), amounts, bank, comment. */
+function cashLine(purpose: { label: string; preset: string }, amounts: FieldDef[]): FieldDef[] {
+  return [
+    ref('FSETTLETYPEID', '结算方式', 'BD_SETTLETYPE', { required: true }),
+    ref('FPURPOSEID', purpose.label, 'CN_RECPAYPURPOSE', {
+      required: true,
+      defaultFrom: preset('CN_RECPAYPURPOSE', purpose.preset),
+    }),
+    ...amounts,
+    ref('FACCOUNTID', '我方银行账号', 'CN_BANKACNT'),
+    f('FCOMMENT', '备注', 'text'),
+  ];
+}
+
+/** The source lines (源单明细) of a receipt or payment pushed from a receivable, payable or expense. */
+const sourceLines = (key: string, prop: string, amounts: FieldDef[]) =>
+  entry(key, prop, '源单明细', [
+    f('FSRCBILLTYPEID', '源单类型', 'text'),
+    f('FSRCBILLNO', '源单编号', 'text'),
+    ...amounts,
+  ]);
+
 export const FORMS: readonly FormDef[] = [
   lookupForm('ORG_Organizations', '组织机构', 'FORGID'),
   lookupForm('SEC_User', '用户', 'FUserID', [f('FUserAccount', '用户账号', 'text')]),
@@ -186,11 +388,7 @@ export const FORMS: readonly FormDef[] = [
   // Spec 6.9: "Project forms were not found in the sources." Tenants commonly keep cost-accounting
   // projects in the preset base data BAS_PreBaseDataOne (预置基础资料1) and reference it from a custom
   // field; the sandbox does the same (ER_ExpReimbursement entry field F_QH_Project).
-  lookupForm('BAS_PreBaseDataOne', '项目', 'FID', [
-    orgRef('FCreateOrgId', '创建组织', { required: true, defaultFrom: sessionOrg }),
-    orgRef('FUseOrgId', '使用组织', { defaultFrom: fromField('FCreateOrgId') }),
-    f('FDescription', '描述', 'text'),
-  ]),
+  lookupForm('BAS_PreBaseDataOne', '项目', 'FID', [...createUseOrgs(), f('FDescription', '描述', 'text')]),
   {
     formId: 'BD_Empinfo',
     name: '员工',
@@ -205,8 +403,7 @@ export const FORMS: readonly FormDef[] = [
       f('FNumber', '员工编号', 'text'),
       f('FName', '员工姓名', 'mltext', { required: true }),
       f('FStaffNumber', '员工工号', 'text', { defaultFrom: fromField('FNumber') }),
-      orgRef('FCreateOrgId', '创建组织', { required: true, defaultFrom: sessionOrg }),
-      orgRef('FUseOrgId', '使用组织', { defaultFrom: fromField('FCreateOrgId') }),
+      ...createUseOrgs(),
       ref('FDeptId', '部门', 'BD_Department'),
       f('FMobile', '移动电话', 'text'),
       f('FEmail', '电子邮箱', 'text'),
@@ -225,8 +422,7 @@ export const FORMS: readonly FormDef[] = [
     numberDigits: 4,
     fields: [
       f('FCUSTID', '客户内码', 'int', { system: true, prop: 'Id' }),
-      orgRef('FCreateOrgId', '创建组织', { required: true, defaultFrom: sessionOrg }),
-      orgRef('FUseOrgId', '使用组织', { defaultFrom: fromField('FCreateOrgId') }),
+      ...createUseOrgs(),
       f('FNumber', '客户编码', 'text'),
       f('FName', '客户名称', 'mltext', { required: true }),
       f('FShortName', '简称', 'mltext'),
@@ -282,8 +478,7 @@ export const FORMS: readonly FormDef[] = [
     numberDigits: 4,
     fields: [
       f('FSupplierId', '供应商内码', 'int', { system: true, prop: 'Id' }),
-      orgRef('FCreateOrgId', '创建组织', { required: true, defaultFrom: sessionOrg }),
-      orgRef('FUseOrgId', '使用组织', { defaultFrom: fromField('FCreateOrgId') }),
+      ...createUseOrgs(),
       f('FNumber', '供应商编码', 'text'),
       f('FName', '供应商名称', 'mltext', { required: true }),
       f('FShortName', '简称', 'mltext'),
@@ -304,8 +499,7 @@ export const FORMS: readonly FormDef[] = [
     numberDigits: 5,
     fields: [
       f('FMATERIALID', '物料内码', 'int', { system: true, prop: 'Id' }),
-      orgRef('FCreateOrgId', '创建组织', { required: true, defaultFrom: sessionOrg }),
-      orgRef('FUseOrgId', '使用组织', { required: true, defaultFrom: fromField('FCreateOrgId') }),
+      ...createUseOrgs(true),
       f('FNumber', '编码', 'text'),
       f('FName', '名称', 'mltext', { required: true }),
       f('FSpecification', '规格型号', 'mltext'),
@@ -381,13 +575,8 @@ export const FORMS: readonly FormDef[] = [
     numberPrefix: 'XSDD',
     numberDigits: 6,
     fields: [
-      f('FID', '内码', 'int', { system: true, prop: 'Id' }),
-      f('FBillNo', '单据编号', 'text'),
-      ref('FBillTypeID', '单据类型', 'BOS_BillType', {
-        required: true,
-        defaultFrom: preset('BOS_BillType', 'XSDD01_SYS'),
-      }),
-      f('FDate', '日期', 'date', { required: true, defaultFrom: today }),
+      ...billHead('XSDD01_SYS'),
+      billDate('FDate', '日期'),
       orgRef('FSaleOrgId', '销售组织', { required: true, defaultFrom: sessionOrg }),
       ref('FCustId', '客户', 'BD_Customer', { required: true }),
       ref('FSalerId', '销售员', 'BD_Saler', { required: true }),
@@ -497,15 +686,9 @@ export const FORMS: readonly FormDef[] = [
     numberPrefix: 'FHTZD',
     numberDigits: 6,
     fields: [
-      f('FID', '内码', 'int', { system: true, prop: 'Id' }),
-      f('FBillNo', '单据编号', 'text'),
-      ref('FBillTypeID', '单据类型', 'BOS_BillType', {
-        required: true,
-        defaultFrom: preset('BOS_BillType', 'FHTZD01_SYS'),
-      }),
-      f('FDate', '日期', 'date', { required: true, defaultFrom: today }),
-      orgRef('FSaleOrgId', '销售组织', { required: true, defaultFrom: sessionOrg }),
-      orgRef('FDeliveryOrgID', '发货组织', { required: true, defaultFrom: fromField('FSaleOrgId') }),
+      ...billHead('FHTZD01_SYS'),
+      billDate('FDate', '日期'),
+      ...shippingOrgs('FSaleOrgId', 'FDeliveryOrgID'),
       ref('FCustomerID', '客户', 'BD_Customer', { required: true }),
       ref('FSalesManID', '销售员', 'BD_Saler'),
       f('FNote', '备注', 'text'),
@@ -513,25 +696,19 @@ export const FORMS: readonly FormDef[] = [
     ],
     subHeaders: [],
     entries: [
-      {
-        key: 'FEntity',
-        prop: 'SAL_DELIVERYNOTICEENTRY',
-        label: '明细信息',
-        pk: 'FEntryID',
-        required: true,
-        fields: [
-          ref('FMaterialID', '物料编码', 'BD_MATERIAL', { required: true }),
-          ref('FUnitID', '销售单位', 'BD_UNIT', {
-            required: true,
-            defaultFrom: (c) => c.refValue('BD_MATERIAL', c.row.FMaterialID, 'FBaseUnitId'),
-          }),
+      entry(
+        'FEntity',
+        'SAL_DELIVERYNOTICEENTRY',
+        '明细信息',
+        [
+          ...materialAndUnit('销售单位'),
           f('FQty', '销售数量', 'decimal'),
           f('FTaxPrice', '含税单价', 'decimal'),
           f('FDeliveryDate', '要货日期', 'date', { defaultFrom: fromField('FDate') }),
-          f('FSrcType', '源单类型', 'text'),
-          f('FSrcBillNo', '源单编号', 'text'),
+          ...sourceBill(),
         ],
-      },
+        true,
+      ),
     ],
   },
   {
@@ -543,114 +720,44 @@ export const FORMS: readonly FormDef[] = [
     numberPrefix: 'XSCKD',
     numberDigits: 6,
     fields: [
-      f('FID', '内码', 'int', { system: true, prop: 'Id' }),
-      f('FBillNo', '单据编号', 'text'),
-      ref('FBillTypeID', '单据类型', 'BOS_BillType', {
-        required: true,
-        defaultFrom: preset('BOS_BillType', 'XSCKD01_SYS'),
-      }),
-      f('FDate', '日期', 'date', { required: true, defaultFrom: today }),
-      orgRef('FSaleOrgID', '销售组织', { required: true, defaultFrom: sessionOrg }),
-      orgRef('FStockOrgId', '发货组织', { required: true, defaultFrom: fromField('FSaleOrgID') }),
+      ...billHead('XSCKD01_SYS'),
+      billDate('FDate', '日期'),
+      ...shippingOrgs('FSaleOrgID', 'FStockOrgId'),
       ref('FCustomerID', '客户', 'BD_Customer', { required: true }),
       f('FNote', '备注', 'text'),
       ...auditFields('bill'),
     ],
     subHeaders: [],
     entries: [
-      {
-        key: 'FEntity',
-        prop: 'SAL_OUTSTOCKENTRY',
-        label: '明细信息',
-        pk: 'FEntryID',
-        required: true,
-        fields: [
-          ref('FMaterialID', '物料编码', 'BD_MATERIAL', { required: true }),
-          ref('FUnitID', '库存单位', 'BD_UNIT', {
-            required: true,
-            defaultFrom: (c) => c.refValue('BD_MATERIAL', c.row.FMaterialID, 'FBaseUnitId'),
-          }),
+      entry(
+        'FEntity',
+        'SAL_OUTSTOCKENTRY',
+        '明细信息',
+        [
+          ...materialAndUnit('库存单位'),
           f('FRealQty', '实发数量', 'decimal'),
           f('FTaxPrice', '含税单价', 'decimal'),
           ref('FStockID', '仓库', 'BD_STOCK', {
             required: true,
             defaultFrom: (c) => c.refValue('BD_MATERIAL', c.row.FMaterialID, 'FStockId'),
           }),
-          f('FSrcType', '源单类型', 'text'),
-          f('FSrcBillNo', '源单编号', 'text'),
+          ...sourceBill(),
         ],
-      },
+        true,
+      ),
     ],
   },
-  {
+  openItemForm({
     formId: 'AR_receivable',
     name: '应收单',
-    kind: 'bill',
-    pk: 'FID',
-    numberKey: 'FBillNo',
     numberPrefix: 'AR',
-    numberDigits: 8,
-    fields: [
-      f('FID', '内码', 'int', { system: true, prop: 'Id' }),
-      f('FBillNo', '单据编号', 'text'),
-      ref('FBillTypeID', '单据类型', 'BOS_BillType', {
-        required: true,
-        defaultFrom: preset('BOS_BillType', 'YSD01_SYS'),
-      }),
-      f('FDATE', '业务日期', 'date', { required: true, defaultFrom: today }),
-      f('FENDDATE_H', '到期日', 'date', { defaultFrom: fromField('FDATE') }),
-      ref('FCUSTOMERID', '客户', 'BD_Customer', { required: true }),
-      ref('FCURRENCYID', '币别', 'BD_Currency', {
-        required: true,
-        defaultFrom: preset('BD_Currency', 'PRE001'),
-      }),
-      orgRef('FSETTLEORGID', '结算组织', { required: true, defaultFrom: sessionOrg }),
-      orgRef('FPAYORGID', '收款组织', { defaultFrom: fromField('FSETTLEORGID') }),
-      orgRef('FSALEORGID', '销售组织', { defaultFrom: fromField('FSETTLEORGID') }),
-      ref('FSALEERID', '销售员', 'BD_Saler'),
-      f('FISINIT', '期初单据', 'bool'),
-      f('FISPRICEEXCLUDETAX', '价外税', 'bool', { defaultFrom: () => true }),
-      f('FALLAMOUNTFOR', '价税合计', 'decimal', { system: true }),
-      ...auditFields('bill'),
-    ],
-    subHeaders: [
-      {
-        key: 'FsubHeadFinc',
-        prop: 'AP_PAYABLEFIN',
-        fields: [
-          f('FACCNTTIMEJUDGETIME', '到期日计算日期', 'date', { defaultFrom: fromField('FDATE') }),
-          ref('FMAINBOOKSTDCURRID', '本位币', 'BD_Currency', {
-            defaultFrom: preset('BD_Currency', 'PRE001'),
-          }),
-          ref('FEXCHANGETYPE', '汇率类型', 'BD_ExchangeType', {
-            defaultFrom: preset('BD_ExchangeType', 'HLTX01_SYS'),
-          }),
-          f('FExchangeRate', '汇率', 'decimal', { defaultFrom: () => 1 }),
-          ref('FSettleTypeID', '结算方式', 'BD_SETTLETYPE'),
-        ],
-      },
-    ],
-    entries: [
-      {
-        key: 'FEntityDetail',
-        prop: 'AP_PAYABLEENTRY',
-        label: '明细',
-        pk: 'FEntryID',
-        required: true,
-        fields: [
-          ref('FMATERIALID', '物料编码', 'BD_MATERIAL'),
-          ref('FCOSTID', '费用项目', 'BD_Expense'),
-          f('FPriceQty', '计价数量', 'decimal'),
-          f('FTaxPrice', '含税单价', 'decimal'),
-          f('FPrice', '单价', 'decimal'),
-          f('FEntryTaxRate', '税率%', 'decimal', { defaultFrom: () => 13 }),
-          f('FALLAMOUNTFOR_D', '价税合计', 'decimal', { system: true }),
-          f('FSourceBillNo', '源单编号', 'text'),
-          f('FSOURCETYPE', '源单类型', 'text'),
-        ],
-      },
-    ],
-  },
+    billType: 'YSD01_SYS',
+    partner: ref('FCUSTOMERID', '客户', 'BD_Customer', { required: true }),
+    payOrgLabel: '收款组织',
+    bizOrg: ['FSALEORGID', '销售组织'],
+    moreHead: [ref('FSALEERID', '销售员', 'BD_Saler')],
+    moreDetail: [f('FSourceBillNo', '源单编号', 'text'), f('FSOURCETYPE', '源单类型', 'text')],
+  }),
   {
     formId: 'AR_RECEIVEBILL',
     name: '收款单',
@@ -660,32 +767,18 @@ export const FORMS: readonly FormDef[] = [
     numberPrefix: 'SKD',
     numberDigits: 8,
     fields: [
-      f('FID', '内码', 'int', { system: true, prop: 'Id' }),
-      f('FBillNo', '单据编号', 'text'),
-      ref('FBillTypeID', '单据类型', 'BOS_BillType', {
-        required: true,
-        defaultFrom: preset('BOS_BillType', 'SKDLX01_SYS'),
+      ...billHead('SKDLX01_SYS'),
+      billDate('FDATE', '业务日期'),
+      ...counterparty(['BD_Customer', 'BD_Supplier', 'BD_Department', 'BD_Empinfo'], {
+        typeKey: 'FPAYUNITTYPE',
+        typeLabel: '付款单位类型',
+        key: 'FPAYUNIT',
+        label: '付款单位',
       }),
-      f('FDATE', '业务日期', 'date', { required: true, defaultFrom: today }),
-      f('FCONTACTUNITTYPE', '往来单位类型', 'enum', {
-        options: ['BD_Customer', 'BD_Supplier', 'BD_Department', 'BD_Empinfo'],
-        defaultFrom: () => 'BD_Customer',
-      }),
-      f('FCONTACTUNIT', '往来单位', 'dynref', { required: true, ref: 'FCONTACTUNITTYPE' }),
-      f('FPAYUNITTYPE', '付款单位类型', 'enum', {
-        options: ['BD_Customer', 'BD_Supplier', 'BD_Department', 'BD_Empinfo'],
-        defaultFrom: fromField('FCONTACTUNITTYPE'),
-      }),
-      f('FPAYUNIT', '付款单位', 'dynref', { ref: 'FPAYUNITTYPE', defaultFrom: fromField('FCONTACTUNIT') }),
-      ref('FCURRENCYID', '币别', 'BD_Currency', {
-        required: true,
-        defaultFrom: preset('BD_Currency', 'PRE001'),
-      }),
+      currency(),
       ref('FSETTLECUR', '结算币别', 'BD_Currency', { defaultFrom: fromField('FCURRENCYID') }),
       ref('FSETTLEMAINBOOKID', '结算本位币', 'BD_Currency', { defaultFrom: preset('BD_Currency', 'PRE001') }),
-      orgRef('FPAYORGID', '收款组织', { required: true, defaultFrom: sessionOrg }),
-      orgRef('FSETTLEORGID', '结算组织', { required: true, defaultFrom: fromField('FPAYORGID') }),
-      orgRef('FSALEORGID', '销售组织', { defaultFrom: fromField('FPAYORGID') }),
+      ...cashOrgs('收款组织', ['FSALEORGID', '销售组织']),
       ref('FSALEDEPTID', '销售部门', 'BD_Department'),
       ref('FSALEERID', '销售员', 'BD_Saler'),
       f('FEXCHANGERATE', '汇率', 'decimal', { defaultFrom: () => 1 }),
@@ -699,18 +792,11 @@ export const FORMS: readonly FormDef[] = [
     ],
     subHeaders: [],
     entries: [
-      {
-        key: 'FRECEIVEBILLENTRY',
-        prop: 'RECEIVEBILLENTRY',
-        label: '收款单明细',
-        pk: 'FEntryID',
-        required: true,
-        fields: [
-          ref('FSETTLETYPEID', '结算方式', 'BD_SETTLETYPE', { required: true }),
-          ref('FPURPOSEID', '收款用途', 'CN_RECPAYPURPOSE', {
-            required: true,
-            defaultFrom: preset('CN_RECPAYPURPOSE', 'SFKYT01_SYS'),
-          }),
+      entry(
+        'FRECEIVEBILLENTRY',
+        'RECEIVEBILLENTRY',
+        '收款单明细',
+        cashLine({ label: '收款用途', preset: 'SFKYT01_SYS' }, [
           f('FRECTOTALAMOUNTFOR', '应收金额', 'decimal', { required: true }),
           f('FRECAMOUNTFOR_E', '收款金额', 'decimal', {
             defaultFrom: fromField('FRECTOTALAMOUNTFOR', 'row'),
@@ -721,90 +807,24 @@ export const FORMS: readonly FormDef[] = [
           f('FREALRECAMOUNTFOR_D', '实收金额', 'decimal', { system: true }),
           f('FNOTVERIFICATEAMOUNT', '未核销金额', 'decimal', { system: true }),
           f('FPOSTDATE', '登账日期', 'date', { defaultFrom: fromField('FDATE') }),
-          ref('FACCOUNTID', '我方银行账号', 'CN_BANKACNT'),
-          f('FCOMMENT', '备注', 'text'),
-        ],
-      },
-      {
-        key: 'FRECEIVEBILLSRCENTRY',
-        prop: 'RECEIVEBILLSRCENTRY',
-        label: '源单明细',
-        pk: 'FEntryID',
-        fields: [
-          f('FSRCBILLTYPEID', '源单类型', 'text'),
-          f('FSRCBILLNO', '源单编号', 'text'),
-          f('FAFTTAXTOTALAMOUNT', '应收金额', 'decimal'),
-          f('FREALRECAMOUNT_S', '本次收款金额', 'decimal'),
-        ],
-      },
+        ]),
+        true,
+      ),
+      sourceLines('FRECEIVEBILLSRCENTRY', 'RECEIVEBILLSRCENTRY', [
+        f('FAFTTAXTOTALAMOUNT', '应收金额', 'decimal'),
+        f('FREALRECAMOUNT_S', '本次收款金额', 'decimal'),
+      ]),
     ],
   },
-  {
+  openItemForm({
     formId: 'AP_Payable',
     name: '应付单',
-    kind: 'bill',
-    pk: 'FID',
-    numberKey: 'FBillNo',
     numberPrefix: 'AP',
-    numberDigits: 8,
-    fields: [
-      f('FID', '内码', 'int', { system: true, prop: 'Id' }),
-      f('FBillNo', '单据编号', 'text'),
-      ref('FBillTypeID', '单据类型', 'BOS_BillType', {
-        required: true,
-        defaultFrom: preset('BOS_BillType', 'YFD01_SYS'),
-      }),
-      f('FDATE', '业务日期', 'date', { required: true, defaultFrom: today }),
-      f('FENDDATE_H', '到期日', 'date', { defaultFrom: fromField('FDATE') }),
-      ref('FSUPPLIERID', '供应商', 'BD_Supplier', { required: true }),
-      ref('FCURRENCYID', '币别', 'BD_Currency', {
-        required: true,
-        defaultFrom: preset('BD_Currency', 'PRE001'),
-      }),
-      orgRef('FSETTLEORGID', '结算组织', { required: true, defaultFrom: sessionOrg }),
-      orgRef('FPAYORGID', '付款组织', { defaultFrom: fromField('FSETTLEORGID') }),
-      orgRef('FPURCHASEORGID', '采购组织', { defaultFrom: fromField('FSETTLEORGID') }),
-      f('FISINIT', '期初单据', 'bool'),
-      f('FISPRICEEXCLUDETAX', '价外税', 'bool', { defaultFrom: () => true }),
-      f('FALLAMOUNTFOR', '价税合计', 'decimal', { system: true }),
-      ...auditFields('bill'),
-    ],
-    subHeaders: [
-      {
-        key: 'FsubHeadFinc',
-        prop: 'AP_PAYABLEFIN',
-        fields: [
-          f('FACCNTTIMEJUDGETIME', '到期日计算日期', 'date', { defaultFrom: fromField('FDATE') }),
-          ref('FMAINBOOKSTDCURRID', '本位币', 'BD_Currency', {
-            defaultFrom: preset('BD_Currency', 'PRE001'),
-          }),
-          ref('FEXCHANGETYPE', '汇率类型', 'BD_ExchangeType', {
-            defaultFrom: preset('BD_ExchangeType', 'HLTX01_SYS'),
-          }),
-          f('FExchangeRate', '汇率', 'decimal', { defaultFrom: () => 1 }),
-          ref('FSettleTypeID', '结算方式', 'BD_SETTLETYPE'),
-        ],
-      },
-    ],
-    entries: [
-      {
-        key: 'FEntityDetail',
-        prop: 'AP_PAYABLEENTRY',
-        label: '明细',
-        pk: 'FEntryID',
-        required: true,
-        fields: [
-          ref('FMATERIALID', '物料编码', 'BD_MATERIAL'),
-          ref('FCOSTID', '费用项目', 'BD_Expense'),
-          f('FPriceQty', '计价数量', 'decimal'),
-          f('FTaxPrice', '含税单价', 'decimal'),
-          f('FPrice', '单价', 'decimal'),
-          f('FEntryTaxRate', '税率%', 'decimal', { defaultFrom: () => 13 }),
-          f('FALLAMOUNTFOR_D', '价税合计', 'decimal', { system: true }),
-        ],
-      },
-    ],
-  },
+    billType: 'YFD01_SYS',
+    partner: ref('FSUPPLIERID', '供应商', 'BD_Supplier', { required: true }),
+    payOrgLabel: '付款组织',
+    bizOrg: ['FPURCHASEORGID', '采购组织'],
+  }),
   {
     formId: 'AP_PAYBILL',
     name: '付款单',
@@ -814,30 +834,16 @@ export const FORMS: readonly FormDef[] = [
     numberPrefix: 'FKD',
     numberDigits: 8,
     fields: [
-      f('FID', '内码', 'int', { system: true, prop: 'Id' }),
-      f('FBillNo', '单据编号', 'text'),
-      ref('FBillTypeID', '单据类型', 'BOS_BillType', {
-        required: true,
-        defaultFrom: preset('BOS_BillType', 'FKDLX01_SYS'),
+      ...billHead('FKDLX01_SYS'),
+      billDate('FDATE', '业务日期'),
+      ...counterparty(['BD_Supplier', 'BD_Customer', 'BD_Department', 'BD_Empinfo'], {
+        typeKey: 'FRECTUNITTYPE',
+        typeLabel: '收款单位类型',
+        key: 'FRECTUNIT',
+        label: '收款单位',
       }),
-      f('FDATE', '业务日期', 'date', { required: true, defaultFrom: today }),
-      f('FCONTACTUNITTYPE', '往来单位类型', 'enum', {
-        options: ['BD_Supplier', 'BD_Customer', 'BD_Department', 'BD_Empinfo'],
-        defaultFrom: () => 'BD_Supplier',
-      }),
-      f('FCONTACTUNIT', '往来单位', 'dynref', { required: true, ref: 'FCONTACTUNITTYPE' }),
-      f('FRECTUNITTYPE', '收款单位类型', 'enum', {
-        options: ['BD_Supplier', 'BD_Customer', 'BD_Department', 'BD_Empinfo'],
-        defaultFrom: fromField('FCONTACTUNITTYPE'),
-      }),
-      f('FRECTUNIT', '收款单位', 'dynref', { ref: 'FRECTUNITTYPE', defaultFrom: fromField('FCONTACTUNIT') }),
-      ref('FCURRENCYID', '币别', 'BD_Currency', {
-        required: true,
-        defaultFrom: preset('BD_Currency', 'PRE001'),
-      }),
-      orgRef('FPAYORGID', '付款组织', { required: true, defaultFrom: sessionOrg }),
-      orgRef('FSETTLEORGID', '结算组织', { required: true, defaultFrom: fromField('FPAYORGID') }),
-      orgRef('FPURCHASEORGID', '采购组织', { defaultFrom: fromField('FPAYORGID') }),
+      currency(),
+      ...cashOrgs('付款组织', ['FPURCHASEORGID', '采购组织']),
       f('FREMARK', '备注', 'text'),
       f('FPAYAMOUNTFOR_H', '付款金额', 'decimal', { system: true }),
       f('FREALPAYAMOUNTFOR', '实付金额', 'decimal', { system: true }),
@@ -845,18 +851,11 @@ export const FORMS: readonly FormDef[] = [
     ],
     subHeaders: [],
     entries: [
-      {
-        key: 'FPAYBILLENTRY',
-        prop: 'PAYBILLENTRY',
-        label: '付款单明细',
-        pk: 'FEntryID',
-        required: true,
-        fields: [
-          ref('FSETTLETYPEID', '结算方式', 'BD_SETTLETYPE', { required: true }),
-          ref('FPURPOSEID', '付款用途', 'CN_RECPAYPURPOSE', {
-            required: true,
-            defaultFrom: preset('CN_RECPAYPURPOSE', 'SFKYT02_SYS'),
-          }),
+      entry(
+        'FPAYBILLENTRY',
+        'PAYBILLENTRY',
+        '付款单明细',
+        cashLine({ label: '付款用途', preset: 'SFKYT02_SYS' }, [
           f('FPAYTOTALAMOUNTFOR', '应付金额', 'decimal', { required: true }),
           f('FPAYAMOUNTFOR_E', '付款金额', 'decimal', {
             defaultFrom: fromField('FPAYTOTALAMOUNTFOR', 'row'),
@@ -865,22 +864,13 @@ export const FORMS: readonly FormDef[] = [
           f('FHANDLINGCHARGEFOR', '手续费', 'decimal'),
           ref('FCOSTID', '费用项目', 'BD_Expense'),
           ref('FEXPENSEDEPTID_E', '费用承担部门', 'BD_Department'),
-          ref('FACCOUNTID', '我方银行账号', 'CN_BANKACNT'),
-          f('FCOMMENT', '备注', 'text'),
-        ],
-      },
-      {
-        key: 'FPAYBILLSRCENTRY',
-        prop: 'PAYBILLSRCENTRY',
-        label: '源单明细',
-        pk: 'FEntryID',
-        fields: [
-          f('FSRCBILLTYPEID', '源单类型', 'text'),
-          f('FSRCBILLNO', '源单编号', 'text'),
-          f('FPLANPAYAMOUNT', '计划付款金额', 'decimal'),
-          f('FREALPAYAMOUNT_S', '本次付款金额', 'decimal'),
-        ],
-      },
+        ]),
+        true,
+      ),
+      sourceLines('FPAYBILLSRCENTRY', 'PAYBILLSRCENTRY', [
+        f('FPLANPAYAMOUNT', '计划付款金额', 'decimal'),
+        f('FREALPAYAMOUNT_S', '本次付款金额', 'decimal'),
+      ]),
     ],
   },
   {
@@ -892,13 +882,8 @@ export const FORMS: readonly FormDef[] = [
     numberPrefix: 'FYBX',
     numberDigits: 6,
     fields: [
-      f('FID', '内码', 'int', { system: true, prop: 'Id' }),
-      f('FBillNo', '单据编号', 'text'),
-      ref('FBillTypeID', '单据类型', 'BOS_BillType', {
-        required: true,
-        defaultFrom: preset('BOS_BillType', 'FYBXD001_SYS'),
-      }),
-      f('FDate', '申请日期', 'date', { required: true, defaultFrom: today }),
+      ...billHead('FYBXD001_SYS'),
+      billDate('FDate', '申请日期'),
       ref('FProposerID', '申请人', 'BD_Empinfo', { required: true }),
       ref('FRequestDeptID', '申请部门', 'BD_Department', { required: true }),
       ref('FExpenseDeptID', '费用承担部门', 'BD_Department', {
@@ -908,10 +893,7 @@ export const FORMS: readonly FormDef[] = [
       orgRef('FOrgID', '申请组织', { required: true, defaultFrom: sessionOrg }),
       orgRef('FExpenseOrgId', '费用承担组织', { required: true, defaultFrom: fromField('FOrgID') }),
       orgRef('FPayOrgId', '付款组织', { defaultFrom: fromField('FOrgID') }),
-      ref('FCurrencyID', '币别', 'BD_Currency', {
-        required: true,
-        defaultFrom: preset('BD_Currency', 'PRE001'),
-      }),
+      currency('FCurrencyID'),
       ref('FLocCurrencyID', '本位币', 'BD_Currency', { defaultFrom: preset('BD_Currency', 'PRE001') }),
       ref('FExchangeTypeID', '汇率类型', 'BD_ExchangeType', {
         defaultFrom: preset('BD_ExchangeType', 'HLTX01_SYS'),
