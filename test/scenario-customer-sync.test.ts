@@ -9,7 +9,10 @@
  * - ownership: a field edited on the side that does not own it is put back, never synced;
  * - echo suppression: 100 changes are 100 writes, and every write coming back is skipped;
  * - a change on both sides waits in the review queue, later changes join it, and the resolution (API,
- *   or CLI then the reconciler) is applied once.
+ *   or CLI then the reconciler) is applied once;
+ * - the push path (flows/customer-sync-crm-to-erp-push.yaml, through a `qiao-api` connection to the
+ *   hub's own API): a push is one Kingdee write; push then poll of one change is still one write; a
+ *   push of Qiao's own CRM write is skipped as an echo; a push the sync cannot use writes nothing.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -31,6 +34,7 @@ import type { RunRow, StepRow } from '../src/store/store.ts';
 const TO_ERP = 'customer-sync-crm-to-erp';
 const TO_CRM = 'customer-sync-erp-to-crm';
 const FLOWS = [TO_ERP, TO_CRM];
+const PUSH = 'customer-sync-crm-to-erp-push';
 const BIN = resolve(import.meta.dirname, '..', 'bin', 'qiao.js');
 type Rec = Record<string, any>;
 
@@ -98,10 +102,10 @@ describe('scenario 1: customer-sync (Neocrm account ⇄ Kingdee BD_Customer, bot
     run: RunRow;
     steps: Record<string, StepRow>;
   }
-  /** The runs started since the last call, with their steps by name. */
-  const newRuns = async (): Promise<Seen[]> => {
+  /** The runs of `flows` started since the last call, with their steps by name. */
+  const newRuns = async (flows = FLOWS): Promise<Seen[]> => {
     const out: Seen[] = [];
-    for (const flowId of FLOWS) {
+    for (const flowId of flows) {
       for (const run of await hub.store.listRuns({ flowId, limit: 1000 })) {
         if (seen.has(run.id)) continue;
         seen.add(run.id);
@@ -113,6 +117,22 @@ describe('scenario 1: customer-sync (Neocrm account ⇄ Kingdee BD_Customer, bot
   };
   const wrote = (r: Seen, step: 'saveErp' | 'saveCrm') => r.steps[step]?.status === 'completed';
   const checkOf = (r: Seen) => r.steps.check?.output as Rec | undefined;
+  /** The tenant's Neocrm trigger: posts a changed account to the push flow's hook, with its secret. */
+  const push = async (body: Rec, secret?: string): Promise<{ status: number; body: Rec }> => {
+    const t = (await hub.store.getFlow(PUSH))!.definition.trigger;
+    const res = await fetch(`${hub.url}/hooks/http/${PUSH}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-qiao-secret': secret ?? (t.type === 'webhook' ? (t.secret ?? '') : ''),
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Rec };
+  };
+  /** Kingdee Save calls since the last reset (the sandbox counts every WebAPI call). */
+  const kdSaves = async (): Promise<number> => (await kdAdmin('stats')).calls.Save ?? 0;
+  const resetKdStats = () => kdAdmin('stats', undefined, 'DELETE');
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'qiao-scenario-customer-sync-'));
@@ -133,7 +153,9 @@ describe('scenario 1: customer-sync (Neocrm account ⇄ Kingdee BD_Customer, bot
     await save('kingdee', 'kingdee', { baseUrl: kd.baseUrl, ...kd.credentials }, fast);
     await save('neocrm', 'neocrm', { baseUrl: crm.baseUrl, ...crm.credentials }, fast);
     await save('hub', 'qiao', {});
-    for (const id of FLOWS) {
+    // The push flow hands each change to the poll flow through the hub's own API.
+    await save('qiao-api', 'http', { baseUrl: `${hub.url}/api/` });
+    for (const id of [...FLOWS, PUSH]) {
       const text = readFileSync(new URL(`../flows/${id}.yaml`, import.meta.url), 'utf8');
       await hub.saveFlow(text, `flows/${id}.yaml`, 'config', 'test');
     }
@@ -449,5 +471,137 @@ describe('scenario 1: customer-sync (Neocrm account ⇄ Kingdee BD_Customer, bot
       audit.map((a) => a.actor),
       ['李娜', '王强'],
     );
+  });
+  it("push: the tenant trigger posts a changed account; the poll flow's steps write Kingdee once, with the right fields", async () => {
+    const a = await account('C0007');
+    await settle();
+    await newRuns([...FLOWS, PUSH]);
+    const edited = await crmEdit(a.id, { phone: '0512-66660007', shortName__c: '七号推送' });
+    await resetKdStats();
+    const change = { object: 'account', id: a.id, updatedAt: edited.updatedAt };
+    assert.equal((await push(change, 'not-the-secret')).status, 401, 'a wrong secret is refused');
+    const res = await push(change);
+    assert.equal(res.status, 202);
+    await hub.engine.drain();
+
+    const k = await erpCustomer('C0007');
+    assert.equal(k.FTEL, '0512-66660007');
+    assert.equal(k.FShortName, '七号推送');
+    assert.equal(await kdSaves(), 1, 'one Kingdee write');
+    // The pushed change ran the poll flow's own steps: its mapping, owners and sync state.
+    const [relay] = await newRuns([PUSH]);
+    assert.deepEqual(relay.run.id, res.body.runIds[0]);
+    assert.equal(relay.run.status, 'completed');
+    const runs = await newRuns();
+    assert.deepEqual(
+      runs.map((r) => [
+        r.run.flowId,
+        r.run.status,
+        checkOf(r)?.action,
+        wrote(r, 'saveErp'),
+        wrote(r, 'saveCrm'),
+      ]),
+      [[TO_ERP, 'completed', 'write', true, false]],
+    );
+    assert.deepEqual((relay.steps.sync.output as Rec).body.runIds, [runs[0].run.id]);
+    assert.equal((runs[0].run.event as Rec).pushRun, relay.run.id);
+    assert.deepEqual(checkOf(runs[0])?.writes.erp, { phone: '0512-66660007', shortName: '七号推送' });
+    // Its source is the account itself, as for the poll's runs: the same id link, made by the poll.
+    assert.equal(runs[0].run.linkKey, await hub.store.findLinkId('neocrm', 'account', a.id));
+    assert.equal((await hub.store.getSyncState('customer', 'C0007'))?.base.phone, '0512-66660007');
+  });
+
+  it('push then poll of the same change is one Kingdee write; a repeated push starts nothing', async () => {
+    await settle();
+    await newRuns([...FLOWS, PUSH]);
+    const a = await account('C0008');
+    const edited = await crmEdit(a.id, { address: '湖北省武汉市东湖高新区光谷大道77号' }, 'E0004');
+    await resetKdStats();
+    const change = { object: 'account', id: a.id, updatedAt: edited.updatedAt };
+    assert.equal((await push(change)).status, 202);
+    const again = await push(change);
+    assert.deepEqual([again.status, again.body.duplicate], [200, true], 'the same delivery twice');
+    await hub.engine.drain();
+    // The poll sees the same change afterwards (and Kingdee's write, in the other direction).
+    await settle();
+
+    assert.equal((await erpCustomer('C0008')).FADDRESS, '湖北省武汉市东湖高新区光谷大道77号');
+    assert.equal(await kdSaves(), 1, 'push and poll together wrote Kingdee once');
+    assert.equal((await newRuns([PUSH])).length, 1);
+    const runs = await newRuns();
+    assert.deepEqual(
+      runs
+        .map((r) => [
+          r.run.flowId,
+          (r.run.event as Rec).pushRun ? 'push' : 'poll',
+          r.run.status,
+          checkOf(r)?.reason,
+          wrote(r, 'saveErp') || wrote(r, 'saveCrm'),
+        ])
+        .sort(),
+      [
+        [TO_ERP, 'poll', 'filtered', 'echo', false],
+        [TO_ERP, 'push', 'completed', 'changed', true],
+        [TO_CRM, 'poll', 'filtered', 'echo', false],
+      ],
+    );
+  });
+
+  it("echo suppression holds for pushes: the trigger fires on Qiao's own CRM write too, and that push is skipped", async () => {
+    await settle();
+    await newRuns([...FLOWS, PUSH]);
+    // Finance raises a credit limit in Kingdee; the ERP → CRM half writes it to the account.
+    await erpEdit('C0009', { F_QH_CreditLimit: 2_345_000 });
+    await pollOnce(TO_CRM);
+    await hub.engine.drain();
+    const a = await account('C0009');
+    assert.equal(a.creditLimit__c, 2_345_000);
+    await resetKdStats();
+    // The tenant's after-save trigger does not know who saved: it pushes Qiao's own write.
+    assert.equal((await push({ object: 'account', id: a.id, updatedAt: a.updatedAt })).status, 202);
+    await hub.engine.drain();
+    await settle();
+
+    assert.equal(await kdSaves(), 0, 'nothing went back to Kingdee');
+    const runs = await newRuns();
+    assert.deepEqual(
+      runs
+        .map((r) => [
+          r.run.flowId,
+          (r.run.event as Rec).pushRun ? 'push' : 'poll',
+          r.run.status,
+          checkOf(r)?.reason,
+        ])
+        .sort(),
+      [
+        [TO_CRM, 'poll', 'completed', 'changed'],
+        [TO_ERP, 'poll', 'filtered', 'echo'],
+        [TO_ERP, 'push', 'filtered', 'echo'],
+      ].sort(),
+    );
+  });
+
+  it('a push the sync cannot use writes nothing: another object is filtered, a numeric id is a dead letter', async () => {
+    await settle();
+    await newRuns([...FLOWS, PUSH]);
+    const a = await account('C0010');
+    await resetKdStats();
+    const contact = await push({ object: 'contact', id: a.id, updatedAt: a.updatedAt });
+    // A 64-bit id sent as a JSON number has lost digits before any flow sees it.
+    const numeric = await push({ object: 'account', id: Number(a.id), updatedAt: a.updatedAt });
+    assert.deepEqual([contact.status, numeric.status], [202, 202]);
+    await hub.engine.drain();
+
+    const relays = await newRuns([PUSH]);
+    assert.deepEqual(relays.map((r) => r.run.status).sort(), ['failed', 'filtered']);
+    const failed = relays.find((r) => r.run.status === 'failed')!;
+    assert.match(failed.steps.change.error?.message ?? '', /id must be the account id as a string of digits/);
+    const dead = await hub.store.listDeadLetters({ status: 'open' });
+    assert.ok(
+      dead.some((d) => d.runId === failed.run.id),
+      'a dead letter says the trigger needs fixing',
+    );
+    assert.deepEqual(await newRuns(), [], 'no sync ran');
+    assert.equal(await kdSaves(), 0);
   });
 });
