@@ -6,29 +6,16 @@
  * Qiao's own protocol (K/3 has no outgoing webhooks): the JSON body is signed with
  * `X-Qiao-Signature: hex(HMAC-SHA256(pushSecret, X-Qiao-Timestamp + "\n" + rawBody))`, the timestamp in
  * epoch milliseconds. The signature is checked before the body is parsed; timestamps further than five
- * minutes from now are refused (replay).
+ * minutes from now are refused (replay). The event (and its key) is made by change.ts, as the
+ * reconciler's are.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { HookRequest, HookResponse, HookSpec, InboundEvent } from '../../core/connector.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { KingdeeSettings } from './settings.ts';
+import { type ChangeNotification, changeEvent } from './change.ts';
+import { type KingdeeSettings, offsetMinutes } from './settings.ts';
 
 export const PUSH_TOLERANCE_MS = 5 * 60_000;
-
-/** The notification body the plugin sends. */
-export interface ChangeNotification {
-  eventId: string;
-  acctId: string;
-  formId: string;
-  operation: string;
-  id: number;
-  number: string;
-  documentStatus: string;
-  modifyDate: string | null;
-  approveDate: string | null;
-  userName?: string;
-  occurredAt?: string;
-}
 
 export function signPush(secret: string, timestamp: string, rawBody: string | Buffer): string {
   return createHmac('sha256', secret).update(`${timestamp}\n`).update(rawBody).digest('hex');
@@ -80,13 +67,7 @@ export function pushHook(settings: KingdeeSettings, log: Logger, now: () => numb
           error: `notification from data centre ${body.acctId}, connection is ${settings.acctId}`,
         });
       }
-      const event: InboundEvent = {
-        key: `kingdee:${body.eventId}`,
-        type: 'kingdee.change',
-        correlation: `${body.formId}:${body.number}`,
-        data: body,
-      };
-      return reply(200, { ok: true }, [event]);
+      return reply(200, { ok: true }, [changeEvent(body, offsetMinutes(settings.utcOffset))]);
     },
   };
 }

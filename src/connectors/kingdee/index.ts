@@ -1,6 +1,7 @@
 /**
  * The `kingdee` connector (金蝶云星空 K/3 Cloud WebAPI): session or signature auth, the error table,
- * idempotent writes, (time, id) polling and the BOS-plugin push path. See docs/connectors/kingdee.md.
+ * idempotent writes, (time, id) polling, the BOS-plugin push path and its reconciler. See
+ * docs/connectors/kingdee.md.
  */
 import type { Connector, ConnectorDescriptor } from '../../core/connector.ts';
 import { PermanentError } from '../../core/errors.ts';
@@ -8,6 +9,7 @@ import type { Logger } from '../../core/logger.ts';
 import { kingdeeActions } from './actions.ts';
 import { KingdeeClient, type KingdeeClientOptions } from './client.ts';
 import { pushHook } from './hooks.ts';
+import { reconcileChanges } from './reconcile.ts';
 import { KINGDEE_SCHEMA } from './schema.ts';
 import { KINGDEE_SECRET_FIELDS, type KingdeeSettings, kingdeeSettings } from './settings.ts';
 import { kingdeeTriggers } from './triggers.ts';
@@ -62,6 +64,12 @@ export function createKingdeeConnector(
     triggers: kingdeeTriggers(client, settings),
     schema: KINGDEE_SCHEMA,
     hooks: [pushHook(settings, log)],
+    // The engine's reconciler, for runs waiting on a push that never came: audits and payments are
+    // read back from K/3 (reconcile.ts); other changes leave no trace to read.
+    async reconcile(eventType, correlations, signal) {
+      if (eventType !== 'kingdee.change') return [];
+      return reconcileChanges(client, settings, correlations, signal, log);
+    },
   };
 }
 

@@ -3,14 +3,12 @@
  * in the sandbox reaches the hook as a signed notification and becomes an inbound event.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { Cursor, HookRequest, InboundEvent, PollTriggerSpec } from '../../core/connector.ts';
+import type { Cursor, HookRequest, PollTriggerSpec } from '../../core/connector.ts';
 import { QiaoError } from '../../core/errors.ts';
 import { silentLogger } from '../../core/logger.ts';
 import { signPush } from './hooks.ts';
-import { type KingdeeFixture, startKingdeeFixture } from './testing.ts';
+import { type KingdeeFixture, startHookServer, startKingdeeFixture } from './testing.ts';
 import { toLocal, toUtc } from './triggers.ts';
 
 const pctx = () => ({ signal: AbortSignal.timeout(30_000), log: silentLogger });
@@ -94,31 +92,10 @@ describe('kingdee triggers', () => {
   });
 
   it('push path: an audit in Kingdee reaches the hook signed, and becomes one inbound event', async () => {
-    const hook = f.connector.hooks![0];
-    const events: InboundEvent[] = [];
-    const statuses: number[] = [];
     // A stand-in for the hub's server: it hands the raw request to the connector's hook.
-    const hub = createServer((req: IncomingMessage, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c) => chunks.push(c));
-      req.on('end', async () => {
-        const hr: HookRequest = {
-          method: req.method ?? 'POST',
-          path: '',
-          query: {},
-          headers: req.headers as Record<string, string | undefined>,
-          rawBody: Buffer.concat(chunks),
-        };
-        const out = await hook.handle(hr);
-        events.push(...(out.events ?? []));
-        statuses.push(out.status);
-        res.writeHead(out.status, out.headers);
-        res.end(out.body);
-      });
-    });
-    await new Promise<void>((r) => hub.listen(0, '127.0.0.1', r));
+    const hub = await startHookServer(f.connector.hooks![0]);
+    const { events, statuses, url } = hub;
     try {
-      const url = `http://127.0.0.1:${(hub.address() as AddressInfo).port}/hooks/kingdee/erp`;
       await f.admin('notify', { url, forms: ['AR_RECEIVEBILL'], operations: ['Audit'] });
       const r = await f.admin('records/AR_RECEIVEBILL', {
         model: {
@@ -133,7 +110,11 @@ describe('kingdee triggers', () => {
       const e = events[0];
       assert.equal(e.type, 'kingdee.change');
       assert.equal(e.correlation, `AR_RECEIVEBILL:${r.FBillNo}`);
-      assert.match(e.key, /^kingdee:/);
+      // An audit is keyed by the document and its FApproveDate (change.ts), as the reconciler keys it.
+      assert.match(
+        e.key,
+        new RegExp(`^kingdee:ar_receivebill:${r.id}:audit@\\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z$`),
+      );
       const change = f.connector.triggers.change;
       assert.equal(change.kind, 'event');
       if (change.kind === 'event') {
@@ -148,9 +129,10 @@ describe('kingdee triggers', () => {
       await f.admin('notify/flush', {});
       assert.equal(events.length, 3);
       assert.equal(events[1].key, events[2].key);
+      assert.notEqual(events[0].key, events[1].key, 'a re-audit is a new change');
     } finally {
       await f.admin('notify', undefined, 'DELETE');
-      hub.close();
+      await hub.close();
     }
   });
 

@@ -182,8 +182,11 @@ export async function handleAdmin(
       await notifier.flush();
       return json(200, { deliveries: notifier.deliveries.length });
     }
-    if (method === 'DELETE')
+    if (a === 'release' && method === 'POST') return json(200, { released: notifier.release() });
+    if (method === 'DELETE') {
       Object.assign(notifier.config, { ...NOTIFY_DEFAULTS, secret: notifier.config.secret });
+      notifier.discardHeld();
+    }
     if (method === 'POST') {
       const cfg = notifier.config as unknown as Record<string, unknown>;
       for (const k of Object.keys(NOTIFY_DEFAULTS)) {
@@ -267,6 +270,7 @@ export async function handleAdmin(
       'POST /__sandbox/users/{name}',
       'GET|POST|DELETE /__sandbox/notify',
       'POST /__sandbox/notify/flush',
+      'POST /__sandbox/notify/release',
       'GET|POST /__sandbox/records/{formId}',
       'GET /__sandbox/records/{formId}/{id|number}',
       'POST /__sandbox/records/{formId}/{id|number}/{edit|submit|audit|unaudit|delete|cancel-assign|forbid|enable|cancel|uncancel|pay}',
@@ -277,7 +281,8 @@ export async function handleAdmin(
 
 /**
  * "Pay" as a cashier does in the K/3 client: push the payable (AP_Payable) or expense bill
- * (ER_ExpReimbursement) to a payment bill (AP_PAYBILL), submit and audit it.
+ * (ER_ExpReimbursement) to a payment bill (AP_PAYBILL), submit and audit it. The BOS plugin then
+ * tells the hub that the source was paid (operation `Pay`, naming the payment bill).
  */
 function pay(
   state: KingdeeState,
@@ -304,7 +309,7 @@ function pay(
   if (t.form.formId === 'ER_ExpReimbursement') {
     rec.values.FPayedAmount =
       Number(rec.values.FPayedAmount ?? 0) + Number(bill.values.FREALPAYAMOUNTFOR ?? 0);
-    notify(state, t.form, rec, 'Pay', actor);
   }
+  notify(state, t.form, rec, 'Pay', actor, { id: bill.id, number: String(bill.values.FBillNo ?? '') });
   return { source: adminRecord(state, t, rec), payBill: adminRecord(state, payT, bill) };
 }

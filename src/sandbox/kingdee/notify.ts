@@ -9,10 +9,11 @@
  *   X-Qiao-Timestamp: <epoch milliseconds>
  *   X-Qiao-Signature: <lower-case hex HMAC-SHA256(pushSecret, timestamp + "\n" + rawBody)>
  *   {"eventId", "acctId", "formId", "operation", "id", "number", "documentStatus",
- *    "modifyDate", "approveDate", "userName", "occurredAt"}
+ *    "modifyDate", "approveDate", "userName", "occurredAt"[, "payBill": {"id", "number"}]}
  *
- * The plugin posts after the operation commits and retries a failed delivery twice. Faults: drop,
- * delay or duplicate deliveries.
+ * `Pay` is the plugin's own operation: a payment bill (AP_PAYBILL) made from a payable or an expense
+ * bill was audited; `payBill` names it. The plugin posts after the operation commits and retries a
+ * failed delivery twice. Faults: drop, hold (deliver later, on release), delay or duplicate deliveries.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import type { ChangeEvent, KingdeeState } from './state.ts';
@@ -28,6 +29,8 @@ export interface NotifyConfig {
   dropNext: number;
   duplicateNext: number;
   delayMs: number;
+  /** The next N notifications are held back (the hub was unreachable) until `release()` sends them. */
+  holdNext: number;
 }
 
 export interface Delivery {
@@ -39,6 +42,8 @@ export interface Delivery {
   status: number | null;
   error?: string;
   dropped?: boolean;
+  /** Held back by `holdNext`; false again once released. */
+  held?: boolean;
 }
 
 export interface Notifier {
@@ -46,6 +51,10 @@ export interface Notifier {
   deliveries: Delivery[];
   /** Resolves when every delivery started so far has finished (for tests and `notify/flush`). */
   flush(): Promise<void>;
+  /** Sends the held notifications now (a late push); returns how many. */
+  release(): number;
+  /** Forgets the held notifications (a reset of the plugin emulation). */
+  discardHeld(): void;
   close(): void;
 }
 
@@ -57,6 +66,7 @@ export const NOTIFY_DEFAULTS: NotifyConfig = {
   dropNext: 0,
   duplicateNext: 0,
   delayMs: 0,
+  holdNext: 0,
 };
 
 /** Signs a notification body the way the plugin does. */
@@ -68,6 +78,7 @@ export function createNotifier(state: KingdeeState): Notifier {
   const config: NotifyConfig = { ...NOTIFY_DEFAULTS };
   const deliveries: Delivery[] = [];
   const inFlight = new Set<Promise<void>>();
+  const held: Array<() => void> = [];
   let closed = false;
 
   const send = async (url: string, secret: string, body: string, d: Delivery) => {
@@ -118,6 +129,7 @@ export function createNotifier(state: KingdeeState): Notifier {
       approveDate: e.approveDate,
       userName: e.userName,
       occurredAt: state.clock.nowLocal(),
+      ...(e.payBill ? { payBill: e.payBill } : {}),
     });
     const eventId = (JSON.parse(body) as { eventId: string }).eventId;
     const d: Delivery = {
@@ -137,10 +149,22 @@ export function createNotifier(state: KingdeeState): Notifier {
     }
     const copies = config.duplicateNext > 0 ? 2 : 1;
     if (copies === 2) config.duplicateNext -= 1;
-    for (let i = 0; i < copies; i++) {
-      const p = send(url, secret, body, i === 0 ? d : { ...d }).finally(() => inFlight.delete(p));
-      inFlight.add(p);
+    const deliver = () => {
+      for (let i = 0; i < copies; i++) {
+        const p = send(url, secret, body, i === 0 ? d : { ...d }).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      }
+    };
+    if (config.holdNext > 0) {
+      config.holdNext -= 1;
+      d.held = true;
+      held.push(() => {
+        d.held = false;
+        deliver();
+      });
+      return;
     }
+    deliver();
   };
   state.onChange.push(listener);
 
@@ -149,6 +173,14 @@ export function createNotifier(state: KingdeeState): Notifier {
     deliveries,
     flush: async () => {
       while (inFlight.size) await Promise.allSettled([...inFlight]);
+    },
+    release: () => {
+      const now = held.splice(0);
+      for (const go of now) go();
+      return now.length;
+    },
+    discardHeld: () => {
+      held.length = 0;
     },
     close: () => {
       closed = true;

@@ -427,6 +427,7 @@ export function notify(
   rec: StoredRecord,
   operation: string,
   actor: Actor,
+  payBill?: ChangeEvent['payBill'],
 ): void {
   const e: ChangeEvent = {
     formId: form.formId,
@@ -438,6 +439,7 @@ export function notify(
     approveDate: (rec.values.FApproveDate as string | undefined) ?? null,
     via: actor.via,
     userName: actor.userName,
+    ...(payBill ? { payBill } : {}),
   };
   emitChange(state, e);
 }

@@ -114,6 +114,8 @@ export interface ChangeEvent {
   /** `api` for WebAPI calls, `ui` for people acting through the admin surface. */
   via: 'api' | 'ui';
   userName: string;
+  /** For `Pay`: the payment bill (AP_PAYBILL) that paid the document. */
+  payBill?: { id: number; number: string };
 }
 
 export interface KingdeeState {
