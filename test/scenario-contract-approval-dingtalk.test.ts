@@ -9,89 +9,49 @@
  * one lost and one repeated Stream event): one approval and one audited order each.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DingtalkConnector } from '../src/connectors/dingtalk/index.ts';
-import type { QiaoConfig } from '../src/core/config.ts';
-import { SecretBox } from '../src/core/secret-box.ts';
-import { type Hub, startHub } from '../src/hub.ts';
+import type { Hub } from '../src/hub.ts';
 import { CUSTOMERS, EMPLOYEES, PRODUCTS } from '../src/sandbox/common/company.ts';
-import { type DingtalkSandbox, startDingtalkSandbox } from '../src/sandbox/dingtalk/index.ts';
-import { type KingdeeSandbox, startKingdeeSandbox } from '../src/sandbox/kingdee/index.ts';
-import { type NeocrmSandboxHandle, startNeocrmSandbox } from '../src/sandbox/neocrm/index.ts';
+import type { DingtalkSandbox } from '../src/sandbox/dingtalk/index.ts';
+import type { KingdeeSandbox } from '../src/sandbox/kingdee/index.ts';
+import type { NeocrmSandboxHandle } from '../src/sandbox/neocrm/index.ts';
 import type { RunStatus } from '../src/store/store.ts';
-import { call } from './support/admin-call.ts';
+import { call, type ScenarioHub, startScenarioHub } from './support/scenario-hub.ts';
 
 const FLOW_ID = 'contract-approval-dingtalk';
-const FLOW_FILE = join(import.meta.dirname, '..', 'flows', `${FLOW_ID}.yaml`);
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const dingtalkId = (staffNumber: string) =>
   EMPLOYEES.find((e) => e.staffNumber === staffNumber)!.dingtalkUserId;
 
 describe('scenario 2, DingTalk variant — Neocrm, DingTalk and Kingdee over HTTP and Stream', () => {
-  let dir: string;
+  let env: ScenarioHub<'neocrm' | 'dingtalk' | 'kingdee'>;
   let neo: NeocrmSandboxHandle;
   let dt: DingtalkSandbox;
   let kd: KingdeeSandbox;
   let hub: Hub;
-  const crm = (path: string, body?: unknown, method?: string) =>
-    call(`${neo.urls.admin}${path}`, body, method);
-  const ding = (path: string, body?: unknown) => call(`${dt.urls.admin}/__sandbox/${path}`, body);
-  const erp = (path: string, body?: unknown, method?: string) =>
-    call(`${kd.urls.admin}${path}`, body, method);
+  const crm = (path: string, body?: unknown, method?: string) => env.crm(path, body, method);
+  const ding = (path: string, body?: unknown) =>
+    env.ding(body === undefined ? 'GET' : 'POST', `/__sandbox/${path}`, body);
+  const erp = (path: string, body?: unknown, method?: string) => env.erp(path, body, method);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qiao-scenario-contract-dt-'));
-    [neo, dt, kd] = await Promise.all([startNeocrmSandbox(), startDingtalkSandbox(), startKingdeeSandbox()]);
-    const conn = (id: string, settings: Record<string, unknown>) => ({
-      id,
-      type: id,
-      settings,
+    env = await startScenarioHub({
+      name: 'contract-dt',
+      systems: ['neocrm', 'dingtalk', 'kingdee'],
       // No rate limit in the sandboxes; random 502s are not an outage, so no 30 s breaker either.
       limits: { rate: { perSecond: 500, burst: 500 }, breaker: { failures: 50, resetMs: 1_000 } },
+      flows: [FLOW_ID],
+      hub: { concurrency: 16, reconcileIntervalMs: 500, reconcileAfterMs: 1_000 },
     });
-    const config: QiaoConfig = {
-      file: join(dir, 'qiao.yaml'),
-      dir,
-      dataDir: dir,
-      server: { port: 0, host: '127.0.0.1', bodyLimit: 1024 * 1024 },
-      connections: {
-        neocrm: conn('neocrm', { baseUrl: neo.baseUrl, ...neo.credentials }),
-        dingtalk: conn('dingtalk', {
-          ...dt.credentials,
-          oapiUrl: dt.urls.oapi,
-          apiUrl: dt.urls.api,
-          ingress: 'stream',
-        }),
-        kingdee: conn('kingdee', { baseUrl: kd.baseUrl, ...kd.credentials }),
-      },
-      flows: [FLOW_FILE],
-      workers: { concurrency: 16 },
-      log: { level: 'silent' },
-    };
-    hub = await startHub({
-      config,
-      box: new SecretBox([randomBytes(32)]),
-      reconcileIntervalMs: 500,
-      reconcileAfterMs: 1_000,
-    });
+    ({ hub } = env);
+    ({ neocrm: neo, dingtalk: dt, kingdee: kd } = env.sandboxes);
     // The template ships disabled (one approval system at a time): the operator enables it.
     const enabled = await call(`${hub.url}/api/flows/${FLOW_ID}/enable`, {});
     assert.equal(enabled.enabled, true);
-    for (const end = Date.now() + 10_000; (await ding('state')).stream.connections < 1; ) {
-      if (Date.now() > end) throw new Error('the hub did not open its DingTalk Stream');
-      await wait(25);
-    }
   });
-  after(async () => {
-    await hub?.close();
-    await Promise.all([neo?.close(), dt?.close(), kd?.close()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   const submit = async (o: { customer: string; product: string; quantity: number; amount: number }) => {
     const c = CUSTOMERS.find((x) => x.number === o.customer)!;
@@ -109,21 +69,8 @@ describe('scenario 2, DingTalk variant — Neocrm, DingTalk and Kingdee over HTT
     await hub.engine.reloadFlows(); // poll now rather than in 30 s
     return { contract, account, owner: dingtalkId(c.ownerStaffNumber) };
   };
-  const runOf = async (contractId: string, statuses: RunStatus[], ms = 20_000) => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const runs = await hub.store.listRuns({ flowId: FLOW_ID, limit: 1000 });
-      const run = runs.find((r) => r.eventKey?.startsWith(`contract:${contractId}#`));
-      const got = run && (await hub.store.getRun(run.id));
-      if (got && statuses.includes(got.run.status)) return got;
-      if (Date.now() > end) {
-        throw new Error(
-          `run of contract ${contractId} is ${got?.run.status}: ${JSON.stringify(got?.steps.map((s) => [s.name, s.status, s.error?.message]))}`,
-        );
-      }
-      await wait(25);
-    }
-  };
+  const runOf = (contractId: string, statuses: RunStatus[], ms?: number) =>
+    env.waitRun(FLOW_ID, `contract:${contractId}#`, statuses, ms);
   const instanceOf = async (contractId: string) => {
     const got = await runOf(contractId, ['waiting']);
     const { processInstanceId } = got.steps.find((s) => s.name === 'start')!.output as {

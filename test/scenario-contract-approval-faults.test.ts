@@ -7,21 +7,12 @@
  * amounts, its number on the CRM contract, and one message to its owner.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { QiaoConfig } from '../src/core/config.ts';
-import { SecretBox } from '../src/core/secret-box.ts';
-import { type Hub, startHub } from '../src/hub.ts';
+import type { Hub } from '../src/hub.ts';
 import { CUSTOMERS, EMPLOYEES, PRODUCTS } from '../src/sandbox/common/company.ts';
-import { type KingdeeSandbox, startKingdeeSandbox } from '../src/sandbox/kingdee/index.ts';
-import { type NeocrmSandboxHandle, startNeocrmSandbox } from '../src/sandbox/neocrm/index.ts';
-import { startWecomSandbox, type WecomSandbox } from '../src/sandbox/wecom/index.ts';
-import { call } from './support/admin-call.ts';
+import type { WecomSandbox } from '../src/sandbox/wecom/index.ts';
+import { type ScenarioHub, startScenarioHub } from './support/scenario-hub.ts';
 
-const FLOW_FILE = join(import.meta.dirname, '..', 'flows', 'contract-approval.yaml');
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The rule table of the flow, restated: who must approve a contract. */
@@ -33,23 +24,20 @@ function expectedChain(amount: number, rating: string, creditLimit: number): str
 }
 
 describe('scenario 2 with faults in every sandbox: ten contracts, one audited order each', () => {
-  let dir: string;
-  let neo: NeocrmSandboxHandle;
+  let env: ScenarioHub<'neocrm' | 'wecom' | 'kingdee'>;
   let wc: WecomSandbox;
-  let kd: KingdeeSandbox;
   let hub: Hub;
-  const crm = (path: string, body?: unknown, method?: string) =>
-    call(`${neo.urls.admin}${path}`, body, method);
-  const wecom = (path: string, body?: unknown, method?: string) =>
-    call(`${wc.baseUrl}/__sandbox/${path}`, body, method);
-  const erp = (path: string, body?: unknown, method?: string) =>
-    call(`${kd.urls.admin}${path}`, body, method);
-  const faultsOn = (on: boolean) =>
-    Promise.all(
-      [`${neo.urls.admin}/faults`, `${wc.baseUrl}/__sandbox/faults`, `${kd.urls.admin}faults`].map((u) =>
-        call(u, on ? { errorRate: 0.1, errorStatus: 502 } : undefined, on ? 'POST' : 'DELETE'),
-      ),
-    );
+  const crm = (path: string, body?: unknown, method?: string) => env.crm(path, body, method);
+  const wecom = (path: string, body?: unknown, method?: string) => env.wecom(path, body, method);
+  const erp = (path: string, body?: unknown, method?: string) => env.erp(path, body, method);
+  const faultsOn = (on: boolean) => {
+    const [body, method] = on ? [{ errorRate: 0.1, errorStatus: 502 }, 'POST'] : [undefined, 'DELETE'];
+    return Promise.all([
+      crm('/faults', body, method),
+      wecom('faults', body, method),
+      erp('faults', body, method),
+    ]);
+  };
   const revokeAll = async () => {
     await crm('/tokens/revoke', {});
     await wecom('tokens/revoke', {});
@@ -57,45 +45,20 @@ describe('scenario 2 with faults in every sandbox: ten contracts, one audited or
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qiao-scenario-contract-faults-'));
-    [neo, wc, kd] = await Promise.all([startNeocrmSandbox(), startWecomSandbox(), startKingdeeSandbox()]);
-    const conn = (id: string, settings: Record<string, unknown>) => ({
-      id,
-      type: id,
-      settings,
+    env = await startScenarioHub({
+      name: 'contract-faults',
+      systems: ['neocrm', 'wecom', 'kingdee'],
       // No rate limit in the sandboxes; and random 502s are not an outage, so the breaker must not
       // hold the test up for its default 30 s.
       limits: { rate: { perSecond: 500, burst: 500 }, breaker: { failures: 50, resetMs: 1_000 } },
+      flows: ['contract-approval'],
+      // The reconciler asks WeCom about waits older than a second, twice a second.
+      hub: { concurrency: 16, reconcileIntervalMs: 500, reconcileAfterMs: 1_000 },
     });
-    const config: QiaoConfig = {
-      file: join(dir, 'qiao.yaml'),
-      dir,
-      dataDir: dir,
-      server: { port: 0, host: '127.0.0.1', bodyLimit: 1024 * 1024 },
-      connections: {
-        neocrm: conn('neocrm', { baseUrl: neo.baseUrl, ...neo.credentials }),
-        wecom: conn('wecom', { baseUrl: wc.baseUrl, ...wc.credentials }),
-        kingdee: conn('kingdee', { baseUrl: kd.baseUrl, ...kd.credentials }),
-      },
-      flows: [FLOW_FILE],
-      workers: { concurrency: 16 },
-      log: { level: 'silent' },
-    };
-    // The reconciler asks WeCom about waits older than a second, twice a second.
-    hub = await startHub({
-      config,
-      box: new SecretBox([randomBytes(32)]),
-      reconcileIntervalMs: 500,
-      reconcileAfterMs: 1_000,
-    });
-    await wecom('callback-settings', { timeoutMs: 2_000, retryDelaysMs: [50, 50, 50] });
-    assert.equal((await wecom('callback', { url: `${hub.url}/hooks/wecom/wecom` })).ok, true);
+    ({ hub } = env);
+    wc = env.sandboxes.wecom;
   });
-  after(async () => {
-    await hub?.close();
-    await Promise.all([neo?.close(), wc?.close(), kd?.close()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   it('every contract ends with exactly one audited sales order', async () => {
     const accounts = (await crm('/records/account?limit=1000')).records as any[];

@@ -7,68 +7,30 @@
  * approver's comment on the contract, the owner told.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { QiaoConfig } from '../src/core/config.ts';
-import { SecretBox } from '../src/core/secret-box.ts';
-import { type Hub, startHub } from '../src/hub.ts';
-import { type KingdeeSandbox, startKingdeeSandbox } from '../src/sandbox/kingdee/index.ts';
-import { type NeocrmSandboxHandle, startNeocrmSandbox } from '../src/sandbox/neocrm/index.ts';
-import { startWecomSandbox, type WecomSandbox } from '../src/sandbox/wecom/index.ts';
+import type { Hub } from '../src/hub.ts';
 import type { RunStatus } from '../src/store/store.ts';
-import { call } from './support/admin-call.ts';
+import { type ScenarioHub, startScenarioHub } from './support/scenario-hub.ts';
 
-const FLOW_FILE = join(import.meta.dirname, '..', 'flows', 'contract-approval.yaml');
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const FLOW_ID = 'contract-approval';
 
 describe('scenario 2: contract approval (WeCom) — Neocrm, WeCom and Kingdee over HTTP', () => {
-  let dir: string;
-  let neo: NeocrmSandboxHandle;
-  let wc: WecomSandbox;
-  let kd: KingdeeSandbox;
+  let env: ScenarioHub<'neocrm' | 'wecom' | 'kingdee'>;
   let hub: Hub;
-  const crm = (path: string, body?: unknown, method?: string) =>
-    call(`${neo.urls.admin}${path}`, body, method);
-  const wecom = (path: string, body?: unknown) => call(`${wc.baseUrl}/__sandbox/${path}`, body);
-  const erp = (path: string) => call(`${kd.urls.admin}${path}`);
+  const crm = (path: string, body?: unknown, method?: string) => env.crm(path, body, method);
+  const wecom = (path: string, body?: unknown) => env.wecom(path, body);
+  const erp = (path: string) => env.erp(path);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qiao-scenario-contract-'));
-    [neo, wc, kd] = await Promise.all([startNeocrmSandbox(), startWecomSandbox(), startKingdeeSandbox()]);
-    const conn = (id: string, settings: Record<string, unknown>) => ({
-      id,
-      type: id,
-      settings,
-      // The sandboxes have no rate limit; the defaults would only slow the test down.
-      limits: { rate: { perSecond: 500, burst: 500 } },
+    env = await startScenarioHub({
+      name: 'contract',
+      systems: ['neocrm', 'wecom', 'kingdee'],
+      flows: [FLOW_ID],
+      hub: { concurrency: 16 },
     });
-    const config: QiaoConfig = {
-      file: join(dir, 'qiao.yaml'),
-      dir,
-      dataDir: dir,
-      server: { port: 0, host: '127.0.0.1', bodyLimit: 1024 * 1024 },
-      connections: {
-        neocrm: conn('neocrm', { baseUrl: neo.baseUrl, ...neo.credentials }),
-        wecom: conn('wecom', { baseUrl: wc.baseUrl, ...wc.credentials }),
-        kingdee: conn('kingdee', { baseUrl: kd.baseUrl, ...kd.credentials }),
-      },
-      flows: [FLOW_FILE],
-      workers: { concurrency: 16 },
-      log: { level: 'silent' },
-    };
-    hub = await startHub({ config, box: new SecretBox([randomBytes(32)]) });
-    await wecom('callback-settings', { timeoutMs: 2_000, retryDelaysMs: [50, 50, 50] });
-    // WeCom's console: the app's callback URL is the hub's hook (URL verification runs first).
-    assert.equal((await wecom('callback', { url: `${hub.url}/hooks/wecom/wecom` })).ok, true);
+    hub = env.hub;
   });
-  after(async () => {
-    await hub?.close();
-    await Promise.all([neo?.close(), wc?.close(), kd?.close()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   /** A salesperson submits a contract for approval in the CRM; the hub polls at once. */
   const submit = async (o: {
@@ -91,21 +53,8 @@ describe('scenario 2: contract approval (WeCom) — Neocrm, WeCom and Kingdee ov
     await hub.engine.reloadFlows(); // poll now rather than in 30 s
     return { contract, account };
   };
-  const runOf = async (contractId: string, statuses: RunStatus[], ms = 20_000) => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const runs = await hub.store.listRuns({ flowId: 'contract-approval', limit: 1000 });
-      const run = runs.find((r) => r.eventKey?.startsWith(`contract:${contractId}#`));
-      const got = run && (await hub.store.getRun(run.id));
-      if (got && statuses.includes(got.run.status)) return got;
-      if (Date.now() > end) {
-        throw new Error(
-          `run of contract ${contractId} is ${got?.run.status}: ${JSON.stringify(got?.steps.map((s) => [s.name, s.status, s.error?.message]))}`,
-        );
-      }
-      await wait(25);
-    }
-  };
+  const runOf = (contractId: string, statuses: RunStatus[]) =>
+    env.waitRun(FLOW_ID, `contract:${contractId}#`, statuses);
   const output = (got: NonNullable<Awaited<ReturnType<Hub['store']['getRun']>>>, step: string) =>
     got.steps.find((s) => s.name === step)?.output as any;
   const ordersOf = async (billNo: string) =>
@@ -242,7 +191,7 @@ describe('scenario 2: contract approval (WeCom) — Neocrm, WeCom and Kingdee ov
       failed.steps.map((s) => [s.name, s.status]),
       [['complete', 'dead']],
     );
-    const [dl] = (await hub.store.listDeadLetters({ flowId: 'contract-approval', status: 'open' })).filter(
+    const [dl] = (await hub.store.listDeadLetters({ flowId: FLOW_ID, status: 'open' })).filter(
       (d) => d.runId === failed.run.id,
     );
     assert.match(

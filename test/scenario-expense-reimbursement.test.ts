@@ -7,58 +7,29 @@
  * Kingdee → the waiting run hears the Pay operation → the applicant is told, in the app they used.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { adminCall } from '../src/connectors/kingdee/testing.ts';
-import { createLogger } from '../src/core/logger.ts';
-import { SecretBox } from '../src/core/secret-box.ts';
-import { type Hub, startHub } from '../src/hub.ts';
-import { type DingtalkSandbox, startDingtalkSandbox } from '../src/sandbox/dingtalk/index.ts';
-import { type KingdeeSandbox, startKingdeeSandbox } from '../src/sandbox/kingdee/index.ts';
-import { startWecomSandbox, TEMPLATE_IDS, type WecomSandbox } from '../src/sandbox/wecom/index.ts';
+import type { Hub } from '../src/hub.ts';
+import type { DingtalkSandbox } from '../src/sandbox/dingtalk/index.ts';
+import { TEMPLATE_IDS, type WecomSandbox } from '../src/sandbox/wecom/index.ts';
 import type { RunRow, RunStatus } from '../src/store/store.ts';
+import { type ScenarioHub, startScenarioHub } from './support/scenario-hub.ts';
 
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Rec = Record<string, any>;
 
-async function waitFor(what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await wait(20);
-  }
-}
-
 describe('scenario 4: expense-reimbursement (approved in WeCom / DingTalk → Kingdee bill → paid → told)', () => {
-  let dir: string;
-  let kd: KingdeeSandbox;
+  let env: ScenarioHub<'kingdee' | 'wecom' | 'dingtalk'>;
   let wc: WecomSandbox;
   let dt: DingtalkSandbox;
   let hub: Hub;
-  const kdAdmin = (path: string, body?: unknown, method?: string) => adminCall(kd, path, body, method);
-  const wcAdmin = async (path: string, body?: unknown): Promise<Rec> => {
-    const res = await fetch(`${wc.baseUrl}/__sandbox/${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return (await res.json()) as Rec;
-  };
+  const kdAdmin = (path: string, body?: unknown, method?: string) => env.erp(path, body, method);
+  const wcAdmin = (path: string, body?: unknown): Promise<Rec> => env.wecom(path, body);
+  /** The run about one approval: its event carries the WeCom spNo or the DingTalk processInstanceId. */
+  const about = (sourceId: string) => (r: RunRow) =>
+    (r.event as Rec).spNo === sourceId || (r.event as Rec).processInstanceId === sourceId;
   const runOf = async (flowId: string, sourceId: string): Promise<RunRow | undefined> =>
-    (await hub.store.listRuns({ flowId, limit: 1000 })).find(
-      (r) => (r.event as Rec).spNo === sourceId || (r.event as Rec).processInstanceId === sourceId,
-    );
-  const until = async (flowId: string, sourceId: string, statuses: RunStatus[]) => {
-    let run: RunRow | undefined;
-    await waitFor(`${flowId} run for ${sourceId} in ${statuses}`, async () => {
-      run = await runOf(flowId, sourceId);
-      return !!run && statuses.includes(run.status);
-    });
-    return (await hub.store.getRun(run!.id))!;
-  };
+    (await hub.store.listRuns({ flowId, limit: 1000 })).find(about(sourceId));
+  const until = (flowId: string, sourceId: string, statuses: RunStatus[]) =>
+    env.waitRun(flowId, about(sourceId), statuses, 15_000);
   const bills = async (number: string): Promise<Rec[]> =>
     (await kdAdmin('records/ER_ExpReimbursement?limit=10000')).records.filter(
       (r: Rec) => r.FBillNo === number,
@@ -77,51 +48,17 @@ describe('scenario 4: expense-reimbursement (approved in WeCom / DingTalk → Ki
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qiao-scenario-expense-'));
-    [kd, wc, dt] = await Promise.all([startKingdeeSandbox(), startWecomSandbox(), startDingtalkSandbox()]);
-    hub = await startHub({
-      dataDir: dir,
-      box: new SecretBox([randomBytes(32)]),
-      port: 0,
-      log: createLogger({}, { level: 'silent' }),
-    });
-    const save = (id: string, type: string, settings: Rec) =>
-      hub.connections.save({ id, type, settings, origin: 'api' }, 'test');
-    await save('kingdee', 'kingdee', { baseUrl: kd.baseUrl, ...kd.credentials });
-    await save('wecom', 'wecom', { baseUrl: wc.baseUrl, ...wc.credentials });
-    await save('dingtalk', 'dingtalk', {
-      ...dt.credentials,
-      oapiUrl: dt.urls.oapi,
-      apiUrl: dt.urls.api,
-      ingress: 'stream',
-    });
-    for (const id of ['expense-reimbursement', 'expense-reimbursement-dingtalk']) {
-      const file = `flows/${id}.yaml`;
-      await hub.saveFlow(
-        readFileSync(new URL(`../${file}`, import.meta.url), 'utf8'),
-        file,
-        'config',
-        'test',
-      );
-    }
     // The consoles: WeCom's callback URL (verified at once), the BOS plugin's target, DingTalk Stream.
-    const cb = await wcAdmin('callback', { url: `${hub.url}/hooks/wecom/wecom` });
-    assert.equal(cb.ok, true, JSON.stringify(cb));
-    await kdAdmin('notify', {
-      url: `${hub.url}/hooks/kingdee/kingdee`,
-      forms: ['ER_ExpReimbursement'],
-      operations: ['Pay'],
+    env = await startScenarioHub({
+      name: 'expense',
+      systems: ['kingdee', 'wecom', 'dingtalk'],
+      kingdeePush: { forms: ['ER_ExpReimbursement'], operations: ['Pay'] },
+      flows: ['expense-reimbursement', 'expense-reimbursement-dingtalk'],
     });
-    await waitFor(
-      'the Stream connection',
-      async () => (await dt.admin('GET', '/__sandbox/stream')).connections.length === 1,
-    );
+    ({ hub } = env);
+    ({ wecom: wc, dingtalk: dt } = env.sandboxes);
   });
-  after(async () => {
-    await hub?.close();
-    await Promise.all([kd?.close(), wc?.close(), dt?.close()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   describe('WeCom', () => {
     let spNo: string;

@@ -9,25 +9,19 @@
  * rows are created, once, however often the folder is polled.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import iconv from 'iconv-lite';
 import { parse as parseYaml } from 'yaml';
-import { createLogger } from '../src/core/logger.ts';
-import { SecretBox } from '../src/core/secret-box.ts';
-import { type Hub, startHub } from '../src/hub.ts';
+import type { Hub } from '../src/hub.ts';
 import { CUSTOMERS } from '../src/sandbox/common/company.ts';
-import { type KingdeeSandbox, startKingdeeSandbox } from '../src/sandbox/kingdee/index.ts';
-import { type NeocrmSandboxHandle, startNeocrmSandbox } from '../src/sandbox/neocrm/index.ts';
-import { admin as neocrmAdmin } from '../src/sandbox/neocrm/testing.ts';
+import { FLOWS_DIR } from '../src/sandbox/connect-hub.ts';
 import type { RunRow } from '../src/store/store.ts';
+import { type ScenarioHub, startScenarioHub } from './support/scenario-hub.ts';
 
-const EXPORT_FILE = new URL('../flows/file-export-customers.yaml', import.meta.url);
-const IMPORT_FILE = new URL('../flows/file-import-customers.yaml', import.meta.url);
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const EXPORT_FLOW = 'file-export-customers';
+const IMPORT_FLOW = 'file-import-customers';
 type Rec = Record<string, any>;
 
 const HEADERS = [
@@ -42,10 +36,8 @@ const HEADERS = [
 ];
 
 describe('scenario 9: file mode (Kingdee customers → XLSX; CSV in inbox/ → Neocrm accounts)', () => {
-  let dir: string;
+  let env: ScenarioHub<'kingdee' | 'neocrm'>;
   let root: string;
-  let kd: KingdeeSandbox;
-  let crm: NeocrmSandboxHandle;
   let hub: Hub;
   let exportYaml: string;
   let importYaml: string;
@@ -53,28 +45,15 @@ describe('scenario 9: file mode (Kingdee customers → XLSX; CSV in inbox/ → N
 
   const runs = (flowId: string) => hub.store.listRuns({ flowId, limit: 1000 });
   /** Waits (on state) until the flow has `n` runs and none is still going. */
-  const settled = async (flowId: string, n: number): Promise<RunRow[]> => {
-    const end = Date.now() + 20_000;
-    for (;;) {
-      const all = await runs(flowId);
-      if (all.length >= n && all.every((r) => r.status !== 'running')) return all;
-      if (Date.now() > end)
-        throw new Error(`${flowId}: ${JSON.stringify(all.map((r) => [r.status, r.error]))}`);
-      await wait(20);
-    }
-  };
-  /** A poll now, as the scheduler does at its next interval (reloading flows resets the schedule). */
-  const pollNow = async () => {
-    await hub.engine.reloadFlows();
-    await wait(300); // the scheduler ticks every 250 ms; results are then awaited on state
-  };
+  const settled = (flowId: string, n: number): Promise<RunRow[]> => env.settled(flowId, n);
+  const pollNow = () => env.pollNow();
   /** Polls until the import flow has `n` settled runs: dropped files wait out the poll's settleMs (2 s). */
   const importRuns = async (n: number): Promise<RunRow[]> => {
     const end = Date.now() + 20_000;
     for (;;) {
       await pollNow();
-      const all = await runs('file-import-customers');
-      if (all.length >= n) return settled('file-import-customers', n);
+      const all = await runs(IMPORT_FLOW);
+      if (all.length >= n) return settled(IMPORT_FLOW, n);
       if (Date.now() > end) throw new Error(`import runs: ${all.length} of ${n}`);
     }
   };
@@ -85,37 +64,22 @@ describe('scenario 9: file mode (Kingdee customers → XLSX; CSV in inbox/ → N
         attempt: 1,
       })) as { output: Rec }
     ).output;
-  const accounts = async (): Promise<Rec[]> =>
-    (await neocrmAdmin(crm, '/records/account?limit=100000')).records;
+  const accounts = async (): Promise<Rec[]> => (await env.crm('/records/account?limit=100000')).records;
   /** The header → field map the import flow reads with (the shared customer layout). */
   const importHeaders = (): Record<string, string> => parseYaml(importYaml).trigger.params.headers;
 
   before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'qiao-scenario-file-'));
-    root = path.join(dir, 'exchange');
+    env = await startScenarioHub({ name: 'file', systems: ['kingdee', 'neocrm'] });
+    ({ hub } = env);
+    root = path.join(env.dir, 'exchange');
     await mkdir(path.join(root, 'inbox'), { recursive: true });
-    [kd, crm] = await Promise.all([startKingdeeSandbox(), startNeocrmSandbox()]);
-    hub = await startHub({
-      dataDir: dir,
-      box: new SecretBox([randomBytes(32)]),
-      port: 0,
-      log: createLogger({}, { level: 'silent' }),
-    });
-    const save = (id: string, type: string, settings: Rec) =>
-      hub.connections.save({ id, type, settings, origin: 'api' }, 'test');
-    await save('kingdee', 'kingdee', { baseUrl: kd.baseUrl, ...kd.credentials });
-    await save('neocrm', 'neocrm', { baseUrl: crm.baseUrl, ...crm.credentials });
-    await save('files', 'file', { root });
-    exportYaml = await readFile(EXPORT_FILE, 'utf8');
-    importYaml = await readFile(IMPORT_FILE, 'utf8');
-    await hub.saveFlow(exportYaml, 'flows/file-export-customers.yaml', 'config', 'test');
-    await hub.saveFlow(importYaml, 'flows/file-import-customers.yaml', 'config', 'test');
+    await hub.connections.save({ id: 'files', type: 'file', settings: { root }, origin: 'api' }, 'test');
+    exportYaml = await readFile(path.join(FLOWS_DIR, `${EXPORT_FLOW}.yaml`), 'utf8');
+    importYaml = await readFile(path.join(FLOWS_DIR, `${IMPORT_FLOW}.yaml`), 'utf8');
+    await env.load(EXPORT_FLOW);
+    await env.load(IMPORT_FLOW);
   });
-  after(async () => {
-    await hub?.close();
-    await Promise.all([kd?.close(), crm?.close()]);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   it('both templates use the same header map', () => {
     const exported = parseYaml(exportYaml).steps.find((s: Rec) => s.id === 'export').input.headers;
@@ -128,9 +92,9 @@ describe('scenario 9: file mode (Kingdee customers → XLSX; CSV in inbox/ → N
   it('exports exactly the Kingdee customers to one XLSX with Chinese headers, once per schedule slot', async () => {
     // 06:00 in Shanghai on 2026-03-10 is 22:00 UTC the day before: the file is named by China's date.
     const slot = { scheduledAt: '2026-03-09T22:00:00.000Z' };
-    await hub.engine.startFlow('file-export-customers', slot, `cron:${slot.scheduledAt}`);
-    await hub.engine.startFlow('file-export-customers', slot, `cron:${slot.scheduledAt}`);
-    const [run, ...more] = await settled('file-export-customers', 1);
+    await hub.engine.startFlow(EXPORT_FLOW, slot, `cron:${slot.scheduledAt}`);
+    await hub.engine.startFlow(EXPORT_FLOW, slot, `cron:${slot.scheduledAt}`);
+    const [run, ...more] = await settled(EXPORT_FLOW, 1);
     assert.equal(run.status, 'completed', JSON.stringify(run.error));
     assert.equal(more.length, 0, 'the same slot twice is one run');
     assert.deepEqual(await readdir(path.join(root, 'outbox')), ['customers-2026-03-10.xlsx']);
@@ -250,7 +214,7 @@ describe('scenario 9: file mode (Kingdee customers → XLSX; CSV in inbox/ → N
       'dealers-202603.csv',
       'new-customers.csv',
     ]);
-    assert.equal((await runs('file-import-customers')).length, 2);
+    assert.equal((await runs(IMPORT_FLOW)).length, 2);
     assert.equal((await accounts()).length, before.length + 3);
     assert.equal((await readFileRows({ path: 'results/dealers-202603.csv.result.csv' })).rows.length, 3);
   });

@@ -6,39 +6,22 @@
  * else's "确认付款" is refused politely, pays nothing and is in the audit log.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { adminCall } from '../src/connectors/kingdee/testing.ts';
-import { createLogger } from '../src/core/logger.ts';
-import { SecretBox } from '../src/core/secret-box.ts';
-import { type Hub, startHub } from '../src/hub.ts';
-import { type DingtalkSandbox, startDingtalkSandbox } from '../src/sandbox/dingtalk/index.ts';
-import { type KingdeeSandbox, startKingdeeSandbox } from '../src/sandbox/kingdee/index.ts';
+import type { Hub } from '../src/hub.ts';
+import type { DingtalkSandbox } from '../src/sandbox/dingtalk/index.ts';
 import type { RunRow, RunStatus } from '../src/store/store.ts';
+import { type ScenarioHub, startScenarioHub, waitFor } from './support/scenario-hub.ts';
 
 const CASHIER = 'manager4007'; // 赵敏, 出纳, Kingdee staff E0007
 const STRANGER = 'manager4008'; // 黄磊, 会计, not a payer
 const FLOWS = ['payment-confirmation', 'payment-confirmation-button', 'payment-confirmation-refusal'];
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Rec = Record<string, any>;
 
-async function waitFor(what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await wait(20);
-  }
-}
-
 describe('scenario 5: payment-confirmation (Kingdee payable → DingTalk card → 确认付款 → AP_PAYBILL)', () => {
-  let dir: string;
-  let kd: KingdeeSandbox;
+  let env: ScenarioHub<'kingdee' | 'dingtalk'>;
   let dt: DingtalkSandbox;
   let hub: Hub;
-  const kdAdmin = (path: string, body?: unknown, method?: string) => adminCall(kd, path, body, method);
+  const kdAdmin = (path: string, body?: unknown, method?: string) => env.erp(path, body, method);
   const runsOf = (flowId: string): Promise<RunRow[]> => hub.store.listRuns({ flowId, limit: 1000 });
   /** The main flow's run about one payable (its event is the polled payable). */
   const askRun = async (bill: string): Promise<RunRow | undefined> =>
@@ -71,10 +54,7 @@ describe('scenario 5: payment-confirmation (Kingdee payable → DingTalk card �
       ),
     );
   };
-  const pollNow = async () => {
-    await hub.engine.reloadFlows();
-    await wait(300); // the scheduler ticks every 250 ms; what follows waits on state
-  };
+  const pollNow = () => env.pollNow();
   /** A payable entered and audited in Kingdee, then the poll that asks about it. */
   const newPayable = async (supplier: string, qty: number, price: number): Promise<string> => {
     const saved = await kdAdmin('records/AP_Payable', {
@@ -96,56 +76,16 @@ describe('scenario 5: payment-confirmation (Kingdee payable → DingTalk card �
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qiao-scenario-payment-'));
-    [kd, dt] = await Promise.all([startKingdeeSandbox(), startDingtalkSandbox()]);
-    hub = await startHub({
-      dataDir: dir,
-      box: new SecretBox([randomBytes(32)]),
-      port: 0,
-      log: createLogger({}, { level: 'silent' }),
-    });
-    await hub.connections.save(
-      {
-        id: 'kingdee',
-        type: 'kingdee',
-        settings: { baseUrl: kd.baseUrl, ...kd.credentials },
-        origin: 'api',
-      },
-      'test',
-    );
-    await hub.connections.save(
-      {
-        id: 'dingtalk',
-        type: 'dingtalk',
-        settings: { ...dt.credentials, oapiUrl: dt.urls.oapi, apiUrl: dt.urls.api, ingress: 'stream' },
-        origin: 'api',
-      },
-      'test',
-    );
-    await waitFor(
-      'the Stream connection',
-      async () => (await dt.admin('GET', '/__sandbox/stream')).connections.length === 1,
-    );
-    for (const id of FLOWS) {
-      const file = `flows/${id}.yaml`;
-      await hub.saveFlow(
-        readFileSync(new URL(`../${file}`, import.meta.url), 'utf8'),
-        file,
-        'config',
-        'test',
-      );
-    }
+    env = await startScenarioHub({ name: 'payment', systems: ['kingdee', 'dingtalk'], flows: FLOWS });
+    ({ hub } = env);
+    dt = env.sandboxes.dingtalk;
     // The first poll asks about the payables already audited and unpaid: the seeded AP00000001–2.
     await waitFor('the first questions', async () => {
       const runs = await runsOf('payment-confirmation');
       return runs.length === 2 && runs.every((r) => r.status === 'waiting');
     });
   });
-  after(async () => {
-    await hub?.close();
-    await Promise.all([kd?.close(), dt?.close()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   it('asks the cashier on an interactive card, once per unpaid payable', async () => {
     const card = await cardFor('AP00000001');

@@ -7,72 +7,32 @@
  * no number in the CRM; the owner is told either way. Projects that already have a code are left alone.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { QiaoConfig } from '../src/core/config.ts';
-import { SecretBox } from '../src/core/secret-box.ts';
-import { type Hub, startHub } from '../src/hub.ts';
-import { type KingdeeSandbox, startKingdeeSandbox } from '../src/sandbox/kingdee/index.ts';
-import { type NeocrmSandboxHandle, startNeocrmSandbox } from '../src/sandbox/neocrm/index.ts';
-import { startWecomSandbox, TEMPLATE_IDS, type WecomSandbox } from '../src/sandbox/wecom/index.ts';
+import type { Hub } from '../src/hub.ts';
+import { TEMPLATE_IDS } from '../src/sandbox/wecom/index.ts';
 import type { RunStatus } from '../src/store/store.ts';
-import { call } from './support/admin-call.ts';
+import { type ScenarioHub, startScenarioHub } from './support/scenario-hub.ts';
 
 const FLOW_ID = 'project-initiation';
-const FLOW_FILE = join(import.meta.dirname, '..', 'flows', `${FLOW_ID}.yaml`);
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('scenario 6: project initiation — Neocrm, WeCom and Kingdee over HTTP', () => {
-  let dir: string;
-  let neo: NeocrmSandboxHandle;
-  let wc: WecomSandbox;
-  let kd: KingdeeSandbox;
+  let env: ScenarioHub<'neocrm' | 'wecom' | 'kingdee'>;
   let hub: Hub;
-  const crm = (path: string, body?: unknown, method?: string) =>
-    call(`${neo.urls.admin}${path}`, body, method);
-  const wecom = (path: string, body?: unknown) => call(`${wc.baseUrl}/__sandbox/${path}`, body);
-  const erp = (path: string) => call(`${kd.urls.admin}${path}`);
+  const crm = (path: string, body?: unknown, method?: string) => env.crm(path, body, method);
+  const wecom = (path: string, body?: unknown) => env.wecom(path, body);
+  const erp = (path: string, body?: unknown) => env.erp(path, body);
 
+  // The Neocrm connection lists the tenant's custom object project__c, so the hub knows and describes it.
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qiao-scenario-project-'));
-    [neo, wc, kd] = await Promise.all([startNeocrmSandbox(), startWecomSandbox(), startKingdeeSandbox()]);
-    const conn = (id: string, settings: Record<string, unknown>) => ({
-      id,
-      type: id,
-      settings,
-      limits: { rate: { perSecond: 500, burst: 500 } }, // the sandboxes have no rate limit
+    env = await startScenarioHub({
+      name: 'project',
+      systems: ['neocrm', 'wecom', 'kingdee'],
+      flows: [FLOW_ID],
+      hub: { concurrency: 8 },
     });
-    const config: QiaoConfig = {
-      file: join(dir, 'qiao.yaml'),
-      dir,
-      dataDir: dir,
-      server: { port: 0, host: '127.0.0.1', bodyLimit: 1024 * 1024 },
-      connections: {
-        // The tenant's custom object is listed, so the hub knows and describes it.
-        neocrm: conn('neocrm', {
-          baseUrl: neo.baseUrl,
-          ...neo.credentials,
-          objects: ['account', 'opportunity', 'contract', 'product', 'project__c'],
-        }),
-        wecom: conn('wecom', { baseUrl: wc.baseUrl, ...wc.credentials }),
-        kingdee: conn('kingdee', { baseUrl: kd.baseUrl, ...kd.credentials }),
-      },
-      flows: [FLOW_FILE],
-      workers: { concurrency: 8 },
-      log: { level: 'silent' },
-    };
-    hub = await startHub({ config, box: new SecretBox([randomBytes(32)]) });
-    await wecom('callback-settings', { timeoutMs: 2_000, retryDelaysMs: [50, 50, 50] });
-    assert.equal((await wecom('callback', { url: `${hub.url}/hooks/wecom/wecom` })).ok, true);
+    ({ hub } = env);
   });
-  after(async () => {
-    await hub?.close();
-    await Promise.all([neo?.close(), wc?.close(), kd?.close()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   /** A salesperson registers a project from a project opportunity; the hub polls at once. */
   const register = async (name: string, budget: number) => {
@@ -91,21 +51,8 @@ describe('scenario 6: project initiation — Neocrm, WeCom and Kingdee over HTTP
     await hub.engine.reloadFlows(); // poll now rather than in a minute
     return { project, opportunity };
   };
-  const runOf = async (projectId: string, statuses: RunStatus[], ms = 20_000) => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const runs = await hub.store.listRuns({ flowId: FLOW_ID, limit: 1000 });
-      const run = runs.find((r) => r.eventKey?.startsWith(`project__c:${projectId}#`));
-      const got = run && (await hub.store.getRun(run.id));
-      if (got && statuses.includes(got.run.status)) return got;
-      if (Date.now() > end) {
-        throw new Error(
-          `run of project ${projectId} is ${got?.run.status}: ${JSON.stringify(got?.steps.map((s) => [s.name, s.status, s.error?.message]))}`,
-        );
-      }
-      await wait(25);
-    }
-  };
+  const runOf = (projectId: string, statuses: RunStatus[]) =>
+    env.waitRun(FLOW_ID, `project__c:${projectId}#`, statuses);
   const spNoOf = async (projectId: string) => {
     const got = await runOf(projectId, ['waiting']);
     return (got.steps.find((s) => s.name === 'start')!.output as { spNo: string }).spNo;
@@ -146,7 +93,7 @@ describe('scenario 6: project initiation — Neocrm, WeCom and Kingdee over HTTP
     assert.equal(mine[0].FCreateOrgId, '100');
     assert.match(mine[0].FDescription, new RegExp(spNo));
     // Cost accounting: an expense bill can now be charged to the project.
-    const expense = await call(`${kd.urls.admin}records/ER_ExpReimbursement`, {
+    const expense = await erp('records/ER_ExpReimbursement', {
       user: '张伟',
       model: {
         FProposerID: { FSTAFFNUMBER: 'E0003' },

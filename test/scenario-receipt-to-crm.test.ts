@@ -5,61 +5,32 @@
  * and the contract of the sales order it pays → a DingTalk work notice to the customer's sales owner.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { adminCall } from '../src/connectors/kingdee/testing.ts';
-import { createLogger } from '../src/core/logger.ts';
-import { SecretBox } from '../src/core/secret-box.ts';
-import { type Hub, startHub } from '../src/hub.ts';
+import type { Hub } from '../src/hub.ts';
 import { employeeByStaffNumber } from '../src/sandbox/common/company.ts';
-import { type DingtalkSandbox, startDingtalkSandbox } from '../src/sandbox/dingtalk/index.ts';
-import { type KingdeeSandbox, startKingdeeSandbox } from '../src/sandbox/kingdee/index.ts';
-import { type NeocrmSandboxHandle, startNeocrmSandbox } from '../src/sandbox/neocrm/index.ts';
-import { admin as neocrmAdmin } from '../src/sandbox/neocrm/testing.ts';
-import type { RunRow } from '../src/store/store.ts';
+import type { DingtalkSandbox } from '../src/sandbox/dingtalk/index.ts';
+import { type ScenarioHub, startScenarioHub } from './support/scenario-hub.ts';
 
-const FLOW_FILE = new URL('../flows/receipt-to-crm.yaml', import.meta.url);
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const FLOW_ID = 'receipt-to-crm';
 type Rec = Record<string, any>;
 
 describe('scenario 3: receipt-to-crm (Kingdee receipt audited → Neocrm payment → DingTalk notice)', () => {
-  let dir: string;
-  let kd: KingdeeSandbox;
-  let crm: NeocrmSandboxHandle;
+  let env: ScenarioHub<'kingdee' | 'neocrm' | 'dingtalk'>;
   let dt: DingtalkSandbox;
   let hub: Hub;
-  const kdAdmin = (path: string, body?: unknown, method?: string) => adminCall(kd, path, body, method);
+  const kdAdmin = (path: string, body?: unknown, method?: string) => env.erp(path, body, method);
+  const crmAdmin = (path: string, body?: unknown, method?: string) => env.crm(path, body, method);
   const payments = async (name: string): Promise<Rec[]> =>
-    (await neocrmAdmin(crm, '/records/paymentApplication?limit=100000')).records.filter(
-      (r: Rec) => r.name === name,
-    );
+    (await crmAdmin('/records/paymentApplication?limit=100000')).records.filter((r: Rec) => r.name === name);
   const account = async (erpNumber: string): Promise<Rec> =>
-    (await neocrmAdmin(crm, '/records/account?limit=100000')).records.find(
-      (r: Rec) => r.erpNumber__c === erpNumber,
-    );
+    (await crmAdmin('/records/account?limit=100000')).records.find((r: Rec) => r.erpNumber__c === erpNumber);
   const notices = async (userId: string): Promise<string[]> =>
     (await dt.admin('GET', `/__sandbox/notices?userId=${userId}`)).deliveries.map(
       (d: Rec) => d.msg.markdown?.text ?? d.msg.text?.content ?? '',
     );
-  const runs = () => hub.store.listRuns({ flowId: 'receipt-to-crm', limit: 1000 });
   /** Waits (on state) until the flow has `n` runs and none is still going. */
-  const settled = async (n: number): Promise<RunRow[]> => {
-    const end = Date.now() + 20_000;
-    for (;;) {
-      const all = await runs();
-      if (all.length >= n && all.every((r) => r.status !== 'running')) return all;
-      if (Date.now() > end) throw new Error(`receipt-to-crm has ${JSON.stringify(all.map((r) => r.status))}`);
-      await wait(20);
-    }
-  };
-  /** A poll now, as the scheduler does at its next interval (reloading flows resets the schedule). */
-  const pollNow = async () => {
-    await hub.engine.reloadFlows();
-    await wait(300); // the scheduler ticks every 250 ms; the runs are then awaited on state
-  };
+  const settled = (n: number) => env.settled(FLOW_ID, n);
+  const pollNow = () => env.pollNow();
   /** Finance enters a receipt in the K/3 client (submitted) and the finance manager audits it. */
   const auditReceipt = async (model: Rec): Promise<Rec> => {
     const saved = await kdAdmin('records/AR_RECEIVEBILL', { model, user: '黄磊', status: 'B' });
@@ -67,44 +38,29 @@ describe('scenario 3: receipt-to-crm (Kingdee receipt audited → Neocrm payment
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qiao-scenario-receipt-'));
-    [kd, crm, dt] = await Promise.all([startKingdeeSandbox(), startNeocrmSandbox(), startDingtalkSandbox()]);
-    hub = await startHub({
-      dataDir: dir,
-      box: new SecretBox([randomBytes(32)]),
-      port: 0,
-      log: createLogger({}, { level: 'silent' }),
+    // The owners are told by work notice: no DingTalk event is needed, so HTTP ingress (no Stream).
+    env = await startScenarioHub({
+      name: 'receipt',
+      systems: ['kingdee', 'neocrm', 'dingtalk'],
+      settings: { dingtalk: { ingress: 'http' } },
     });
-    const save = (id: string, type: string, settings: Rec) =>
-      hub.connections.save({ id, type, settings, origin: 'api' }, 'test');
-    await save('kingdee', 'kingdee', { baseUrl: kd.baseUrl, ...kd.credentials });
-    await save('neocrm', 'neocrm', { baseUrl: crm.baseUrl, ...crm.credentials });
-    await save('dingtalk', 'dingtalk', {
-      ...dt.credentials,
-      oapiUrl: dt.urls.oapi,
-      apiUrl: dt.urls.api,
-      ingress: 'http',
-    });
+    ({ hub } = env);
+    dt = env.sandboxes.dingtalk;
     // Scenario 2 wrote the Kingdee sales order XSDD000001 on 华锐精密's contract.
     const huarui = await account('C0001');
-    const contract = (await neocrmAdmin(crm, '/records/contract?limit=1000')).records.find(
+    const contract = (await crmAdmin('/records/contract?limit=1000')).records.find(
       (r: Rec) => r.accountId === huarui.id,
     );
-    await neocrmAdmin(
-      crm,
+    await crmAdmin(
       `/records/contract/${contract.id}`,
       { data: { erpOrderNumber__c: 'XSDD000001', erpStatus__c: 'C' } },
       'PATCH',
     );
     // The first poll reads every receipt audited so far: the seeded SKD00000001 (华锐精密, 100,000).
-    await hub.saveFlow(readFileSync(FLOW_FILE, 'utf8'), 'flows/receipt-to-crm.yaml', 'config', 'test');
+    await env.load(FLOW_ID);
     await settled(1);
   });
-  after(async () => {
-    await hub?.close();
-    await Promise.all([kd?.close(), crm?.close(), dt?.close()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   it('the first poll records the receipts already audited, once each', async () => {
     const [seeded] = await payments('SKD00000001');
@@ -138,7 +94,7 @@ describe('scenario 3: receipt-to-crm (Kingdee receipt audited → Neocrm payment
     const found = await payments(receipt.FBillNo);
     assert.equal(found.length, 1, 'exactly one payment record');
     const huarui = await account('C0001');
-    const contract = (await neocrmAdmin(crm, '/records/contract?limit=1000')).records.find(
+    const contract = (await crmAdmin('/records/contract?limit=1000')).records.find(
       (r: Rec) => r.erpOrderNumber__c === 'XSDD000001',
     );
     assert.equal(found[0].amount, 250_000);
@@ -178,7 +134,7 @@ describe('scenario 3: receipt-to-crm (Kingdee receipt audited → Neocrm payment
       user: '黄磊',
     });
     await kdAdmin(`records/AR_RECEIVEBILL/${receipt.FBillNo}/submit`, { user: '黄磊' });
-    await wait(5); // a later FApproveDate than the first audit's
+    await new Promise((r) => setTimeout(r, 5)); // a later FApproveDate than the first audit's
     await kdAdmin(`records/AR_RECEIVEBILL/${receipt.FBillNo}/audit`, { user: '杨帆' });
     await pollNow();
     const all = await settled(4);
@@ -213,7 +169,7 @@ describe('scenario 3: receipt-to-crm (Kingdee receipt audited → Neocrm payment
     await pollNow();
     const all = await settled(5);
     assert.equal(all.filter((r) => r.status === 'failed').length, 1);
-    const [dl] = await hub.store.listDeadLetters({ flowId: 'receipt-to-crm' });
+    const [dl] = await hub.store.listDeadLetters({ flowId: FLOW_ID });
     assert.equal(dl.stepName, 'payment');
     assert.match(dl.error.message, /C0099 \(嘉兴新客户有限公司\) has no Neocrm account/);
     assert.deepEqual(await payments(receipt.FBillNo), []);
