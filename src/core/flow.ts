@@ -15,6 +15,11 @@ export interface FlowDef {
   trigger: TriggerDef;
   /** Values any expression can read as `vars.x`. */
   vars: Record<string, unknown>;
+  /**
+   * Expression over the trigger event giving the run's serial key: runs of this flow with the same key
+   * run one at a time, in the order their events arrived (docs/flows.md, "Serial runs").
+   */
+  serialize?: string;
   steps: StepDef[];
   /** Where the definition came from (file path), for error messages. */
   source?: string;
@@ -112,12 +117,28 @@ export interface RouteStep extends StepBase {
   };
 }
 
+/**
+ * Alert suppression (docs/flows.md, "Suppression"): the first message of a key is sent and opens a
+ * window; the others of that key are held back until it ends, then `summary` (an input of the same
+ * operation, which also reads `suppressed`) is sent once for them. Windows live in the store.
+ */
+export interface SuppressDef {
+  /** Text or expression: what makes messages "the same". */
+  key: string;
+  windowMs: number;
+  /** Number or expression: how many alerts this message stands for. Default 1. */
+  count?: number | string;
+  /** The input of the same operation for the summary: a template that also sees `suppressed`. */
+  summary: Record<string, unknown>;
+}
+
 /** Calls a connector action: `connection.operation`. */
 export interface ActionStep extends StepBase {
   kind: 'action';
   connection: string;
   action: string;
   input: Record<string, unknown>;
+  suppress?: SuppressDef;
 }
 
 /** Waits for an external event with a correlation key, with a timeout and timers. */
@@ -134,8 +155,17 @@ export interface WaitStep extends StepBase {
     timeoutMs?: number;
     onTimeout: 'fail' | 'continue';
     /** Actions fired once each while still waiting (reminders, escalations). */
-    timers: Array<{ afterMs: number; connection: string; action: string; input: Record<string, unknown> }>;
+    timers: WaitTimer[];
   };
+}
+
+/** An action a wait fires once, `afterMs` after it started, if still waiting. */
+export interface WaitTimer {
+  afterMs: number;
+  connection: string;
+  action: string;
+  input: Record<string, unknown>;
+  suppress?: SuppressDef;
 }
 
 /** A best-effort message: a failure is dead-lettered but never fails the run. */
@@ -144,6 +174,7 @@ export interface NotifyStep extends StepBase {
   connection: string;
   action: string;
   input: Record<string, unknown>;
+  suppress?: SuppressDef;
 }
 
 export type StepDef = MapStep | FilterStep | LookupStep | RouteStep | ActionStep | WaitStep | NotifyStep;

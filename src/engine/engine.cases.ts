@@ -402,5 +402,212 @@ steps:
       assert.equal(runs.length, target.items.size, 'each record version started one run');
       assert.equal(new Set(runs.map((r) => r.eventKey)).size, runs.length);
     });
+    const names = () =>
+      [...target.items.values()].sort((a, b) => Number(a.id) - Number(b.id)).map((i) => String(i.name));
+
+    it('suppresses a storm: one message, the rest held back and counted, one summary when the window ends — after a restart', async () => {
+      await hub.saveFlow(
+        `id: storm
+name: storm
+trigger: { type: webhook }
+steps:
+  - id: alert
+    notify: target.request
+    input: { method: POST, path: /items, body: { name: '="alert " & event.kind & " " & $string(event.n)' } }
+    suppress:
+      key: '=event.kind'
+      window: 1h
+      count: '=event.count'
+      summary:
+        method: POST
+        path: /items
+        body: { name: '="summary " & suppressed.key & ": " & $string(suppressed.count) & " alerts in " & $string(suppressed.messages) & " messages"' }
+  - id: after
+    map: { went: '=steps.alert.suppressed ? "held" : "sent"' }
+`,
+        'storm.yaml',
+        'api',
+        'test',
+      );
+      // The first alert opens the window; a storm follows (one alert stands for four).
+      const runs = [(await hub.engine.startFlow('storm', { kind: 'disk', n: 1, count: 1 })).runIds[0]];
+      await until(runs[0], ['completed']);
+      for (let n = 2; n <= 12; n++)
+        runs.push(
+          (await hub.engine.startFlow('storm', { kind: 'disk', n, count: n === 5 ? 4 : 1 })).runIds[0],
+        );
+      const ended = await Promise.all(runs.map((id) => until(id, ['completed'])));
+      assert.equal(names().filter((x) => x.startsWith('alert disk')).length, 1, 'one message posted');
+      const held = ended
+        .map((r) => r.steps[0])
+        .filter((x) => (x.output as { suppressed?: boolean }).suppressed);
+      assert.equal(held.length, 11, 'the other eleven held back, their runs completed');
+      const out = held[0].output as { key: string; window: string; windowEndsAt: number; heldBack: number };
+      assert.equal(out.key, 'disk');
+      assert.ok(out.windowEndsAt > Date.now() + 3_000_000, 'the window lasts an hour');
+      assert.equal(
+        ended.filter((r) => (r.steps[1].output as { went: string }).went === 'held').length,
+        11,
+        'later steps read the held-back output',
+      );
+      const counts = held.map((x) => (x.output as { heldBack: number }).heldBack);
+      assert.equal(Math.max(...counts), 14, 'eleven messages, one of them four alerts');
+
+      // The hub stops; the window's summary is a timer in the store, fired by the next hub.
+      await hub.close();
+      hub = await open();
+      await hub.store.rescheduleTimer(`suppress:${out.window}`, Date.now());
+      hub.engine.kick();
+      const summary = 'summary disk: 14 alerts in 11 messages';
+      const end = Date.now() + 15_000;
+      while (!names().includes(summary) && Date.now() < end) await wait(20);
+      await hub.engine.drain();
+      assert.deepEqual(
+        names().filter((x) => x.startsWith('summary disk')),
+        [summary],
+        'one summary',
+      );
+      assert.equal(target.effects.get(`suppress:${out.window}`), 1);
+      const audit = await hub.store.listAudit({ limit: 10_000 });
+      assert.equal(audit.filter((a) => a.action === 'suppressed:target.request').length, 11);
+      assert.equal(
+        audit.filter((a) => a.target === `suppress:${out.window}` && a.action.startsWith('summary:')).length,
+        1,
+      );
+
+      // After the summary, the next alert opens a new window; a window with nothing held back sends no summary.
+      const next = await hub.engine.startFlow('storm', { kind: 'disk', n: 13, count: 1 });
+      const sent = await until(next.runIds[0], ['completed']);
+      assert.equal((sent.steps[1].output as { went: string }).went, 'sent');
+      assert.equal(names().filter((x) => x.startsWith('alert disk')).length, 2);
+    });
+
+    it('suppresses escalations of wait timers the same way', async () => {
+      await hub.saveFlow(
+        `id: sla
+name: sla
+trigger: { type: webhook }
+steps:
+  - id: decision
+    wait:
+      connection: target
+      event: approval.change
+      correlation: '=event.id'
+      timers:
+        - after: 1h
+          action: target.request
+          input: { method: POST, path: /items, body: { name: '="overdue " & wait.correlation' } }
+          suppress:
+            key: sla
+            window: 1h
+            summary: { method: POST, path: /items, body: { name: '="sla summary " & $string(suppressed.count) & ", last " & suppressed.last.body.name & ", first " & wait.correlation' } }
+`,
+        'sla.yaml',
+        'api',
+        'test',
+      );
+      const waiting = [];
+      for (let i = 1; i <= 5; i++) {
+        const out = await hub.engine.startFlow('sla', { id: `sla-${i}` });
+        waiting.push(await until(out.runIds[0], ['waiting']));
+      }
+      // Time travel: the five escalations fall due now, one after another.
+      const audited = async (timer: string) =>
+        (await hub.store.listAudit({ limit: 10_000 })).some((a) => {
+          const d = a.detail as { timer?: string; idempotencyKey?: string };
+          return d.timer === timer || d.idempotencyKey === timer;
+        });
+      for (const r of waiting) {
+        const timer = `${r.steps[0].id}:timer:0`;
+        await hub.store.rescheduleTimer(timer, Date.now());
+        hub.engine.kick();
+        const end = Date.now() + 10_000;
+        while (!(await audited(timer)) && Date.now() < end) await wait(20);
+      }
+      const overdue = names().filter((x) => x.startsWith('overdue sla-'));
+      assert.deepEqual(overdue, ['overdue sla-1'], 'the first escalation posted, the other four held back');
+      const held = (await hub.store.listAudit({ limit: 10_000 })).filter(
+        (a) => a.action === 'suppressed:target.request' && (a.detail as { key?: string }).key === 'sla',
+      );
+      assert.equal(held.length, 4);
+      await hub.store.rescheduleTimer(held[0].target, Date.now());
+      hub.engine.kick();
+      const summary = 'sla summary 4, last overdue sla-5, first sla-1';
+      const end = Date.now() + 10_000;
+      while (!names().includes(summary) && Date.now() < end) await wait(20);
+      assert.deepEqual(
+        names().filter((x) => x.startsWith('sla summary')),
+        [summary],
+      );
+      for (const r of waiting) assert.equal((await hub.store.getRun(r.run.id))?.run.status, 'waiting');
+    });
+
+    it('runs of a flow with the same serial key take turns in inbox order; other keys go on', async () => {
+      await hub.saveFlow(
+        `id: serial
+name: serial
+trigger: { type: webhook }
+serialize: '=event.key'
+steps:
+  - id: first
+    action: target.request
+    input: { method: POST, path: /items, body: { name: '=event.key & " start " & $string(event.n)' } }
+  - id: second
+    action: target.request
+    input: { method: POST, path: /items, body: { name: '=event.key & " end " & $string(event.n)' } }
+`,
+        'serial.yaml',
+        'api',
+        'test',
+      );
+      const runs = [];
+      for (let n = 1; n <= 8; n++)
+        for (const key of ['SA', 'SB'])
+          runs.push((await hub.engine.startFlow('serial', { key, n })).runIds[0]);
+      await Promise.all(runs.map((id) => until(id, ['completed'])));
+      for (const key of ['SA', 'SB']) {
+        const expected = Array.from({ length: 8 }, (_, i) => [
+          `${key} start ${i + 1}`,
+          `${key} end ${i + 1}`,
+        ]).flat();
+        assert.deepEqual(
+          names().filter((x) => x.startsWith(`${key} `)),
+          expected,
+          `${key}: each run whole, in the order of the events`,
+        );
+      }
+    });
+
+    it('a waiting run lets the next run of its serial key go', async () => {
+      await hub.saveFlow(
+        `id: serial-wait
+name: serial-wait
+trigger: { type: webhook }
+serialize: '=event.key'
+steps:
+  - id: decision
+    wait: { connection: target, event: go, correlation: '=event.key & "-" & $string(event.n)' }
+  - id: done
+    action: target.request
+    input: { method: POST, path: /items, body: { name: '=event.key & " done " & $string(event.n)' } }
+`,
+        'serial-wait.yaml',
+        'api',
+        'test',
+      );
+      const first = (await hub.engine.startFlow('serial-wait', { key: 'SW', n: 1 })).runIds[0];
+      await until(first, ['waiting']);
+      const second = (await hub.engine.startFlow('serial-wait', { key: 'SW', n: 2 })).runIds[0];
+      await until(second, ['waiting']);
+      await hub.engine.ingest('target', [{ key: 'go-2', type: 'go', correlation: 'SW-2', data: {} }]);
+      await until(second, ['completed']);
+      assert.equal((await hub.store.getRun(first))?.run.status, 'waiting', 'the first still waits');
+      await hub.engine.ingest('target', [{ key: 'go-1', type: 'go', correlation: 'SW-1', data: {} }]);
+      await until(first, ['completed']);
+      assert.deepEqual(
+        names().filter((x) => x.startsWith('SW ')),
+        ['SW done 2', 'SW done 1'],
+      );
+    });
   });
 }

@@ -9,7 +9,7 @@ import type { Cursor, InboundEvent } from '../core/connector.ts';
 import { PermanentError, type SerializedError, toQiaoError } from '../core/errors.ts';
 import type { FlowDef, WaitStep } from '../core/flow.ts';
 import type { Logger } from '../core/logger.ts';
-import { evaluateExpression, evaluateTemplate } from '../flow/expr.ts';
+import { type ExprContext, evaluateExpression, evaluateTemplate } from '../flow/expr.ts';
 import { retryDelayMs, shouldRetry } from '../flow/retry-policy.ts';
 import {
   type IngestEvent,
@@ -28,6 +28,7 @@ import type { EngineMetrics } from './metrics.ts';
 import { firstStep, nextAfter } from './next-step.ts';
 import { Scheduler } from './scheduler.ts';
 import { runContext, StepExecutor, StepFailure } from './step-executor.ts';
+import { holdBack, summaryFigures, suppressSite } from './suppress.ts';
 
 export interface EngineOptions {
   store: Store;
@@ -252,7 +253,13 @@ export class Engine {
         };
       }
     }
-    return { id: randomUUID(), flowId, flowVersion: version, source, first: firstStep(flow) };
+    const run: NewRun = { id: randomUUID(), flowId, flowVersion: version, source, first: firstStep(flow) };
+    if (flow.serialize !== undefined) {
+      const key = await evaluateExpression(flow.serialize, { event: data, vars: flow.vars });
+      // An event without a key (e.g. a record not created yet) does not wait for anyone.
+      if (key !== undefined && key !== null && key !== '') run.serialKey = String(key);
+    }
+    return run;
   }
 
   private async runsFor(connectionId: string, ev: InboundEvent): Promise<NewRun[]> {
@@ -532,6 +539,7 @@ export class Engine {
   }
 
   private async fireTimer(t: TimerRow): Promise<void> {
+    if (t.kind === 'suppress') return this.sendSummary(t);
     if (!t.runId || !t.stepId) return;
     const got = await this.store.getRun(t.runId);
     const step = got?.steps.find((s) => s.id === t.stepId);
@@ -549,10 +557,30 @@ export class Engine {
       });
       return;
     }
-    const spec = def.wait.timers[(t.payload as { index: number }).index];
+    const index = (t.payload as { index: number }).index;
+    const spec = def.wait.timers[index];
     if (!spec) return;
-    const ctx = runContext(got.run, got.steps, flow, step.idx);
-    const input = await evaluateTemplate(spec.input, { ...ctx, wait: step.input });
+    const ctx = { ...runContext(got.run, got.steps, flow, step.idx), wait: step.input };
+    const input = await evaluateTemplate(spec.input, ctx);
+    if (spec.suppress) {
+      const held = await holdBack(
+        this.store,
+        spec.suppress,
+        { connection: spec.connection, action: spec.action, input, idempotencyKey: t.id },
+        ctx,
+        {
+          flowId: flow.id,
+          flowVersion: got.run.flowVersion,
+          runId: t.runId,
+          stepIdx: step.idx,
+          timer: index,
+        },
+      );
+      if (held) {
+        await this.store.appendAudit([held.audit]);
+        return;
+      }
+    }
     await this.connections.call(spec.connection, spec.action, input, {
       idempotencyKey: `${t.id}`,
       attempt: t.attempt,
@@ -564,6 +592,39 @@ export class Engine {
         action: `notify:${spec.connection}.${spec.action}`,
         target: `run:${t.runId}`,
         detail: { timer: t.id },
+      },
+    ]);
+  }
+
+  /**
+   * A suppression window ended: one summary of what it held back, through the operation that opened it
+   * (src/engine/suppress.ts). The timer fires once across workers; its idempotency key is the window's,
+   * so a summary fired again after a crash is not posted twice where the partner dedupes.
+   */
+  private async sendSummary(t: TimerRow): Promise<void> {
+    const w = await this.store.closeSuppressWindow((t.payload as { window: string }).window);
+    if (!w || w.messages === 0) return;
+    const flow = await this.flows.version(w.origin.flowId, w.origin.flowVersion);
+    const site = suppressSite(flow, w.origin);
+    const got = await this.store.getRun(w.origin.runId);
+    const ctx: ExprContext = got
+      ? runContext(got.run, got.steps, flow, w.origin.stepIdx)
+      : { vars: flow.vars, steps: {} };
+    if (w.origin.timer !== undefined) {
+      ctx.wait = got?.steps.find((s) => s.idx === w.origin.stepIdx)?.input;
+    }
+    const input = await evaluateTemplate(site.suppress.summary, { ...ctx, suppressed: summaryFigures(w) });
+    await this.connections.call(site.call.connection, site.call.action, input, {
+      idempotencyKey: t.id,
+      attempt: t.attempt,
+      linkKey: got?.run.linkKey,
+    });
+    await this.store.appendAudit([
+      {
+        actor: `flow:${flow.id}`,
+        action: `summary:${site.call.connection}.${site.call.action}`,
+        target: `suppress:${w.id}`,
+        detail: { key: w.key, suppressed: w.suppressed, messages: w.messages, runId: w.origin.runId },
       },
     ]);
   }

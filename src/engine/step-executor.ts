@@ -9,6 +9,7 @@ import { type ExprContext, evaluateExpression, evaluateTemplate } from '../flow/
 import { evaluateRoute, truthy } from '../flow/route.ts';
 import type { AuditInput, InboxRow, LinkInput, RunRow, StepRow, Store, TimerInput } from '../store/store.ts';
 import type { ConnectionManager } from './connections.ts';
+import { holdBack } from './suppress.ts';
 
 export type StepOutcome =
   | {
@@ -159,6 +160,16 @@ export class StepExecutor {
     // A replayed or retried step keeps the input it was first given (or the one a person edited).
     const input = step.input !== undefined ? step.input : await evaluateTemplate(def.input, ctx);
     try {
+      if (def.suppress) {
+        const held = await holdBack(
+          this.store,
+          def.suppress,
+          { connection: def.connection, action: def.action, input, idempotencyKey: step.idempotencyKey },
+          ctx,
+          { flowId: run.flowId, flowVersion: run.flowVersion, runId: run.id, stepIdx: step.idx },
+        );
+        if (held) return { type: 'done', status: 'completed', input, output: held.output, audit: held.audit };
+      }
       const r = await this.connections.call(def.connection, def.action, input, {
         idempotencyKey: step.idempotencyKey,
         attempt: step.attempt + 1,

@@ -5,7 +5,7 @@
  * a table of its own map step). Works on any FlowDef, so flows built in code get the same checks.
  * Paths are those of the YAML surface (docs/flows.md), e.g. `steps[3].route.rows[0].when.amount`.
  */
-import type { FlowDef, StepDef } from '../core/flow.ts';
+import type { FlowDef, StepDef, SuppressDef } from '../core/flow.ts';
 import { compileExpression, type ExpressionRefs, isExpression, KNOWN_FUNCTIONS } from './expr.ts';
 import { closest, didYouMean, join, type LocatedProblem } from './problems.ts';
 import { compileCondition, conditionMessage } from './route.ts';
@@ -103,6 +103,15 @@ export function checkFlow(flow: FlowDef): LocatedProblem[] {
   if ('source' in flow.trigger && flow.trigger.source) {
     expression(flow.trigger.source.id, { path: 'trigger.source.id', step: -1 });
   }
+  if (flow.serialize !== undefined) expression(flow.serialize, { path: 'serialize', step: -1 });
+
+  /** A suppression's key, count and summary see what its action's input sees. */
+  const suppress = (s: SuppressDef, site: Site): void => {
+    const at = (p: string): Site => ({ ...site, path: join(site.path, p) });
+    if (isExpression(s.key)) expression(s.key, at('key'));
+    if (typeof s.count === 'string') expression(s.count, at('count'));
+    template(s.summary, at('summary'));
+  };
 
   flow.steps.forEach((step, i) => {
     const path = `steps[${i}]`;
@@ -139,12 +148,14 @@ export function checkFlow(flow: FlowDef): LocatedProblem[] {
       case 'action':
       case 'notify':
         template(step.input, at('input'));
+        if (step.suppress) suppress(step.suppress, at('suppress'));
         break;
       case 'wait':
         expression(step.wait.correlation, at('wait.correlation'));
         if (step.wait.until !== undefined) expression(step.wait.until, at('wait.until'));
         step.wait.timers.forEach((t, k) => {
           template(t.input, at(`wait.timers[${k}].input`));
+          if (t.suppress) suppress(t.suppress, at(`wait.timers[${k}].suppress`));
         });
         break;
     }

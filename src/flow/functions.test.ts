@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cnDate, cnDateTime, cnMillis, cnyWords, fen, toMillis, yuan } from './functions.ts';
+import { cnDate, cnDateTime, cnMillis, cnTime, cnyWords, fen, toMillis, yuan } from './functions.ts';
 
 describe('fen / yuan', () => {
   it('converts yuan to whole fen without floating-point loss', () => {
@@ -69,6 +69,8 @@ describe('Beijing time', () => {
     const lateUtc = Date.UTC(2026, 2, 9, 20, 30, 0); // 2026-03-10 04:30 in Beijing
     assert.equal(cnDate(lateUtc), '2026-03-10');
     assert.equal(cnDateTime(lateUtc), '2026-03-10 04:30:00');
+    assert.equal(cnTime(lateUtc), '04:30:00');
+    assert.equal(cnTime(undefined), undefined);
     assert.equal(cnMillis('2026-03-10 04:30:00'), lateUtc);
     assert.equal(cnDate(undefined), undefined);
   });

@@ -109,6 +109,12 @@ export function cnDateTime(value: unknown): string | undefined {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
 }
 
+/** `HH:mm:ss` in Beijing time: when something happened today, e.g. in an alert summary. */
+export function cnTime(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  return beijingIso(toMillis(value, '$cnTime')).slice(11, 19);
+}
+
 /** Milliseconds since the epoch: what Neocrm date fields take. */
 export function cnMillis(value: unknown): number | undefined {
   if (value === undefined) return undefined;
@@ -166,5 +172,6 @@ export const EXPRESSION_FUNCTIONS: Record<string, { impl: (...args: any[]) => un
     cnyWords: { impl: cnyWords, signature: '<j-:s>' },
     cnDate: { impl: cnDate, signature: '<j-:s>' },
     cnDateTime: { impl: cnDateTime, signature: '<j-:s>' },
+    cnTime: { impl: cnTime, signature: '<j-:s>' },
     cnMillis: { impl: cnMillis, signature: '<j-:n>' },
   };

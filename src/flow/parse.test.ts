@@ -440,6 +440,100 @@ steps:
   });
 });
 
+describe('parseFlow: suppression and serial keys', () => {
+  it('reads suppress on actions, notifies and wait timers, and serialize on the flow', () => {
+    const flow = parse(`id: t
+trigger: { type: webhook }
+serialize: event.customer.id
+steps:
+  - id: alert
+    notify: dingtalk.robot.send
+    input: { robot: alerts, text: '=event.text' }
+    suppress:
+      key: '="stock:" & event.item'
+      window: 30m
+      count: '=$count(event.items)'
+      summary: { robot: alerts, text: '="另有 " & $string(suppressed.count) & " 条"' }
+  - id: save
+    action: kingdee.save
+    input: {}
+    suppress: { key: dead-letters, window: 1h, count: 3, summary: {} }
+  - id: wait
+    wait:
+      connection: dingtalk
+      event: approval.task
+      correlation: '=event.id'
+      timers:
+        - after: 8h
+          action: dingtalk.robot.send
+          input: { robot: alerts, text: late }
+          suppress: { key: approval-sla, window: 1h, summary: { robot: alerts, text: summary } }
+`);
+    assert.equal(flow.serialize, '=event.customer.id');
+    const [alert, save, wait] = flow.steps;
+    assert.deepEqual(alert.kind === 'notify' && alert.suppress, {
+      key: '="stock:" & event.item',
+      windowMs: 1_800_000,
+      count: '=$count(event.items)',
+      summary: { robot: 'alerts', text: '="另有 " & $string(suppressed.count) & " 条"' },
+    });
+    assert.deepEqual(save.kind === 'action' && save.suppress, {
+      key: 'dead-letters',
+      windowMs: 3_600_000,
+      count: 3,
+      summary: {},
+    });
+    assert.deepEqual(wait.kind === 'wait' && wait.wait.timers[0].suppress, {
+      key: 'approval-sla',
+      windowMs: 3_600_000,
+      summary: { robot: 'alerts', text: 'summary' },
+    });
+  });
+
+  it('reports bad suppressions and serial keys precisely', () => {
+    assert.deepEqual(
+      problems(`id: t
+trigger: { type: manual }
+serialize: 42
+steps:
+  - id: a
+    notify: dingtalk.robot.send
+    suppress: { key: '', window: 500ms, count: 0, sumary: {} }
+  - id: b
+    action: dingtalk.robot.send
+    suppress: 1
+  - id: c
+    map: { x: 1 }
+    suppress: { key: k, window: 1m, summary: {} }
+  - id: d
+    notify: dingtalk.robot.send
+    suppress: { key: k, window: 1m, summary: { text: '=steps.nope.x' } }
+`),
+      [
+        "flows/t.yaml:3 serialize: must be an expression such as '=event.id'; got the number 42",
+        "flows/t.yaml:7 steps[0].suppress: unknown field 'sumary'; did you mean 'summary'?",
+        "flows/t.yaml:7 steps[0].suppress.key: must be text such as 'dead-letters' or '=\"stock:\" & item'; got the string ''",
+        'flows/t.yaml:7 steps[0].suppress.window: must be at least 1s',
+        "flows/t.yaml:7 steps[0].suppress.count: must be a whole number above 0 or an expression such as '=$count(steps.found.items)'; got the number 0",
+        "flows/t.yaml:7 steps[0].suppress.summary: is required: the operation's input for the one message that sums up what was held back",
+        'flows/t.yaml:10 steps[1].suppress: must be a mapping { key, window, count?, summary }; got the number 1',
+        "flows/t.yaml:13 steps[2]: unknown field 'suppress' in a map step; only action and notify steps take it",
+      ],
+    );
+    assert.deepEqual(
+      problems(
+        withSteps(
+          "  - { id: d, notify: dingtalk.robot.send, suppress: { key: '=steps.d.x', window: 1m, summary: { text: '=steps.nope.x' } } }",
+        ),
+      ),
+      [
+        "flows/t.yaml:4 steps[0].suppress.key: reads steps.d, but that is this step's own output, which does not exist yet",
+        "flows/t.yaml:4 steps[0].suppress.summary.text: reads steps.nope, but there is no step 'nope'",
+      ],
+    );
+  });
+});
+
 describe('parseFlow: line numbers', () => {
   it('points at the offending key, however deep', () => {
     const yaml = `id: contract

@@ -13,18 +13,22 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { ValidationProblem } from '../core/errors.ts';
 import {
+  type ActionStep,
   DEFAULT_RETRY,
   type FlowDef,
   type LookupStep,
+  type NotifyStep,
   type RetryPolicy,
   type SourceDef,
   type StepDef,
   type StepKind,
+  type SuppressDef,
   type TriggerDef,
   type WaitStep,
 } from '../core/flow.ts';
 import { checkFlow } from './check.ts';
 import { formatDuration, parseDuration } from './duration.ts';
+import { isExpression } from './expr.ts';
 import { didYouMean, join, type LocatedProblem, oneOf, typeOf, unknownField } from './problems.ts';
 import { retryPolicyProblems } from './retry-policy.ts';
 import { checkRoute } from './route.ts';
@@ -36,7 +40,17 @@ const CONNECTION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 /** `<connection>.<operation>`: the connection id has no '.', the operation may (`approval.start`). */
 const OPERATION_REF = /^([A-Za-z0-9][A-Za-z0-9_-]*)\.(\S+)$/;
 
-const FLOW_FIELDS = ['id', 'name', 'description', 'enabled', 'trigger', 'vars', 'retry', 'steps'];
+const FLOW_FIELDS = [
+  'id',
+  'name',
+  'description',
+  'enabled',
+  'trigger',
+  'vars',
+  'serialize',
+  'retry',
+  'steps',
+];
 export const STEP_KINDS: readonly StepKind[] = [
   'map',
   'filter',
@@ -53,9 +67,9 @@ const STEP_FIELDS: Record<StepKind, string[]> = {
   filter: [],
   lookup: ['required'],
   route: [],
-  action: ['input'],
+  action: ['input', 'suppress'],
   wait: [],
-  notify: ['input'],
+  notify: ['input', 'suppress'],
 };
 
 export const TRIGGER_TYPES: readonly TriggerDef['type'][] = [
@@ -82,7 +96,10 @@ export const DEFAULT_POLL_INTERVAL_MS = 60_000;
 export const MIN_POLL_INTERVAL_MS = 1_000;
 
 const WAIT_FIELDS = ['connection', 'event', 'correlation', 'until', 'timeout', 'onTimeout', 'timers'];
-const TIMER_FIELDS = ['after', 'action', 'input'];
+const TIMER_FIELDS = ['after', 'action', 'input', 'suppress'];
+const SUPPRESS_FIELDS = ['key', 'window', 'count', 'summary'];
+/** A suppression window shorter than this is a typo, not a policy. */
+export const MIN_SUPPRESS_WINDOW_MS = 1_000;
 const LOOKUP_FIELDS = ['link', 'action', 'input'];
 const LINK_FIELDS = ['connection', 'object'];
 const SOURCE_FIELDS = ['object', 'id'];
@@ -208,6 +225,7 @@ class FlowReader {
       if (isMapping(raw.vars)) vars = this.literal(raw.vars, 'vars') as Record<string, unknown>;
       else this.problem('vars', `must be a mapping of names to values; got ${typeOf(raw.vars)}`);
     }
+    const serialize = this.expression(raw.serialize, 'serialize', false, '=event.id');
     const flowRetry = this.retry(raw.retry, 'retry', DEFAULT_RETRY);
     const trigger =
       raw.trigger === undefined ? this.missing('trigger', 'trigger') : this.trigger(raw.trigger);
@@ -215,6 +233,7 @@ class FlowReader {
     if (this.problems.length > before || !id || !trigger || !steps) return undefined;
     const flow: FlowDef = { id, name: name ?? id, enabled, trigger, vars, steps };
     if (description !== undefined) flow.description = description;
+    if (serialize !== undefined) flow.serialize = serialize;
     return flow;
   }
 
@@ -582,9 +601,19 @@ class FlowReader {
       case 'notify': {
         const op = this.operation(raw[kind], at);
         const input = this.template(raw.input, join(path, 'input'), "the operation's input fields");
-        return op && input
-          ? { kind, ...base, connection: op.connection, action: op.action, input }
+        const suppress = present(raw.suppress)
+          ? this.suppress(raw.suppress, join(path, 'suppress'))
           : undefined;
+        if (!op || !input) return undefined;
+        const step: ActionStep | NotifyStep = {
+          kind,
+          ...base,
+          connection: op.connection,
+          action: op.action,
+          input,
+        };
+        if (suppress) step.suppress = suppress;
+        return step;
       }
       case 'wait': {
         const wait = this.wait(raw.wait, at);
@@ -644,6 +673,45 @@ class FlowReader {
     return undefined;
   }
 
+  /** `suppress: { key, window, count?, summary }` of an action, a notify or a wait timer. */
+  private suppress(v: unknown, path: string): SuppressDef | undefined {
+    if (!isMapping(v)) {
+      this.problem(path, `must be a mapping { key, window, count?, summary }; got ${typeOf(v)}`);
+      return undefined;
+    }
+    const before = this.problems.length;
+    this.fields(v, path, SUPPRESS_FIELDS);
+    let key: string | undefined;
+    if (typeof v.key === 'number') key = String(v.key);
+    else key = this.requiredString(v.key, join(path, 'key'), "'dead-letters' or '=\"stock:\" & item'");
+    let windowMs: number | undefined;
+    if (present(v.window)) windowMs = this.duration(v.window, join(path, 'window'), MIN_SUPPRESS_WINDOW_MS);
+    else this.problem(join(path, 'window'), 'is required: how long one message stands for its key, e.g. 30m');
+    let count: number | string | undefined;
+    if (present(v.count)) {
+      if (typeof v.count === 'number' && Number.isInteger(v.count) && v.count > 0) count = v.count;
+      else if (isExpression(v.count)) count = v.count as string;
+      else
+        this.problem(
+          join(path, 'count'),
+          `must be a whole number above 0 or an expression such as '=$count(steps.found.items)'; got ${typeOf(v.count)}`,
+        );
+    }
+    let summary: Record<string, unknown> | undefined;
+    if (!present(v.summary)) {
+      this.problem(
+        join(path, 'summary'),
+        "is required: the operation's input for the one message that sums up what was held back",
+      );
+    } else {
+      summary = this.template(v.summary, join(path, 'summary'), "the operation's input fields");
+    }
+    if (this.problems.length > before || !key || windowMs === undefined || !summary) return undefined;
+    const out: SuppressDef = { key, windowMs, summary };
+    if (count !== undefined) out.count = count;
+    return out;
+  }
+
   private wait(v: unknown, path: string): WaitStep['wait'] | undefined {
     if (!isMapping(v)) {
       this.problem(path, `must be a mapping with connection, event and correlation; got ${typeOf(v)}`);
@@ -679,6 +747,7 @@ class FlowReader {
           else this.problem(join(tp, 'after'), 'is required: how long after the wait starts, e.g. 4h');
           const op = this.operation(t.action, join(tp, 'action'));
           const input = this.template(t.input, join(tp, 'input'), "the operation's input fields");
+          const suppress = present(t.suppress) ? this.suppress(t.suppress, join(tp, 'suppress')) : undefined;
           if (afterMs !== undefined && timeoutMs !== undefined && afterMs > timeoutMs) {
             this.problem(
               join(tp, 'after'),
@@ -686,7 +755,13 @@ class FlowReader {
             );
           }
           if (afterMs !== undefined && op && input)
-            timers.push({ afterMs, connection: op.connection, action: op.action, input });
+            timers.push({
+              afterMs,
+              connection: op.connection,
+              action: op.action,
+              input,
+              ...(suppress ? { suppress } : {}),
+            });
         });
       }
     }

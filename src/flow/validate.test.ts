@@ -126,6 +126,37 @@ steps:
     );
   });
 
+  it('checks a suppression summary as an input of the same operation', () => {
+    assert.deepEqual(
+      problems(`id: t
+trigger: { type: manual }
+steps:
+  - id: start
+    action: wecom.approval.start
+    input: { template: contract, approvers: [LiNa] }
+    suppress:
+      key: k
+      window: 10m
+      summary: { template: contract, approverz: [LiNa], summary: '=$string(suppressed.count)' }
+  - id: wait
+    wait:
+      connection: wecom
+      event: approval.change
+      correlation: '=1'
+      timers:
+        - after: 1h
+          action: wecom.approval.start
+          input: { template: contract, approvers: [LiNa] }
+          suppress: { key: k, window: 1h, summary: { template: 5, approvers: [LiNa] } }
+`),
+      [
+        'flows/v.yaml:10 steps[0].suppress.summary.approvers: is required',
+        "flows/v.yaml:10 steps[0].suppress.summary: unknown field 'approverz'; did you mean 'approvers'?",
+        'flows/v.yaml:20 steps[1].wait.timers[0].suppress.summary.template: Invalid input: expected string, received number',
+      ],
+    );
+  });
+
   it('catches fields the connector’s schema does not know, at the key', () => {
     assert.deepEqual(
       problems(`id: t

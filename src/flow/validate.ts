@@ -7,7 +7,7 @@
  */
 import type { Connector } from '../core/connector.ts';
 import type { ValidationProblem } from '../core/errors.ts';
-import type { FlowDef } from '../core/flow.ts';
+import type { FlowDef, SuppressDef } from '../core/flow.ts';
 import { checkFlow } from './check.ts';
 import { isExpression } from './expr.ts';
 import { byLine, type FlowSource, locate, readFlow } from './parse.ts';
@@ -121,6 +121,18 @@ export function registryProblems(flow: FlowDef, registry: FlowRegistry): Located
     }
   };
 
+  /** The summary's static parts, when the operation exists (an unknown one is reported once, above). */
+  const summary = (connId: string, action: string, s: SuppressDef, path: string) => {
+    let spec: ReturnType<FlowRegistry['connection']>;
+    try {
+      spec = registry.connection(connId);
+    } catch {
+      return;
+    }
+    const input = spec?.connector.actions[action]?.input;
+    if (input) problems.push(...staticProblems(input, s.summary, path));
+  };
+
   const object = (conn: Resolved, name: string, path: string) => {
     const objects = Object.keys(conn.connector.schema.objects);
     // A connector without a static schema (e.g. plain HTTP) cannot say which objects exist.
@@ -157,6 +169,9 @@ export function registryProblems(flow: FlowDef, registry: FlowRegistry): Located
       case 'action':
       case 'notify':
         operation(step.connection, step.action, step.input, join(path, step.kind), join(path, 'input'));
+        // A suppression's summary is an input of the same operation.
+        if (step.suppress)
+          summary(step.connection, step.action, step.suppress, join(path, 'suppress.summary'));
         break;
       case 'lookup':
         if ('link' in step.lookup) {
@@ -181,6 +196,8 @@ export function registryProblems(flow: FlowDef, registry: FlowRegistry): Located
         step.wait.timers.forEach((timer, k) => {
           const tp = join(path, `wait.timers[${k}]`);
           operation(timer.connection, timer.action, timer.input, join(tp, 'action'), join(tp, 'input'));
+          if (timer.suppress)
+            summary(timer.connection, timer.action, timer.suppress, join(tp, 'suppress.summary'));
         });
         break;
       }

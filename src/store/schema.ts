@@ -94,6 +94,39 @@ const MIGRATIONS: string[] = [
   CREATE UNIQUE INDEX reviews_open ON reviews (pair, sync_key) WHERE status = 'open';
   CREATE INDEX reviews_status ON reviews (status, created_at);
   `,
+  // 3: serial runs and alert suppression.
+  // - `serial_keys` holds one row per (flow, serial key) in use: the run holding it and the last turn
+  //   number handed out; `serial_waiting` the runs waiting their turn (their first step is `blocked`).
+  //   A key nobody holds has no row, so the tables hold only what is in flight.
+  // - `suppress_windows`: at most one open window per (scope, key) (the partial index), so two workers
+  //   deciding at once meet on one row; closed windows keep their figures for the summary timer.
+  //   `suppress_decisions` remembers each idempotency key's decision, so a retried step gets the same.
+  // - timers get a lease, so a timer whose worker died while firing it fires again (PostgreSQL).
+  `
+  ALTER TABLE runs ADD COLUMN serial_key TEXT;
+
+  CREATE TABLE serial_keys (
+    flow_id TEXT NOT NULL, serial_key TEXT NOT NULL, holder TEXT, seq BIGINT NOT NULL,
+    PRIMARY KEY (flow_id, serial_key));
+
+  CREATE TABLE serial_waiting (
+    flow_id TEXT NOT NULL, serial_key TEXT NOT NULL, seq BIGINT NOT NULL, run_id TEXT NOT NULL,
+    PRIMARY KEY (flow_id, serial_key, seq));
+
+  CREATE TABLE suppress_windows (
+    id TEXT PRIMARY KEY, scope TEXT NOT NULL, skey TEXT NOT NULL, status TEXT NOT NULL,
+    window_ms BIGINT NOT NULL, opened_at BIGINT NOT NULL, ends_at BIGINT NOT NULL,
+    suppressed BIGINT NOT NULL DEFAULT 0, messages BIGINT NOT NULL DEFAULT 0,
+    first_at BIGINT, last_at BIGINT, last TEXT, origin TEXT NOT NULL);
+  CREATE UNIQUE INDEX suppress_windows_open ON suppress_windows (scope, skey) WHERE status = 'open';
+
+  CREATE TABLE suppress_decisions (
+    idempotency_key TEXT PRIMARY KEY, window_id TEXT NOT NULL, held INTEGER NOT NULL,
+    held_back BIGINT NOT NULL, decided_at BIGINT NOT NULL);
+
+  ALTER TABLE timers ADD COLUMN lease_until BIGINT;
+  CREATE INDEX timers_firing ON timers (lease_until) WHERE status = 'firing'
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

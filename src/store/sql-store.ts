@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { auditHash, GENESIS_HASH, verifyChain } from '../core/audit-hash.ts';
 import type { Cursor } from '../core/connector.ts';
-import { NotFoundError, ValidationError } from '../core/errors.ts';
+import { NotFoundError, TransientError, ValidationError } from '../core/errors.ts';
 import type { FlowDef } from '../core/flow.ts';
 import type { Db, Param } from './db.ts';
 import type { PostgresDb } from './postgres/postgres-db.ts';
@@ -36,6 +36,10 @@ import {
   type StepRetry,
   type StepRow,
   type Store,
+  type SuppressDecision,
+  type SuppressOrigin,
+  type SuppressRequest,
+  type SuppressWindowRow,
   type SyncStateRow,
   type TimerRow,
   type WaitRow,
@@ -48,6 +52,9 @@ const n = (v: unknown): number | undefined => (v === null || v === undefined ? u
 const str = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
 
 type Row = Record<string, unknown>;
+
+/** A firing timer whose worker died is fired again after this (its actions time out well before). */
+const TIMER_LEASE_MS = 10 * 60_000;
 
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -234,11 +241,27 @@ export class SqlStore implements Store {
               );
             }
             await tx.run(
-              `INSERT INTO runs (id, flow_id, flow_version, status, event_source, event_key, link_key, event, started_at, updated_at)
-             VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
-              [r.id, r.flowId, r.flowVersion, batch.source, ev.key, linkKey ?? null, j(ev.data), now, now],
+              `INSERT INTO runs (id, flow_id, flow_version, status, event_source, event_key, link_key, serial_key, event, started_at, updated_at)
+             VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
+              [
+                r.id,
+                r.flowId,
+                r.flowVersion,
+                batch.source,
+                ev.key,
+                linkKey ?? null,
+                r.serialKey ?? null,
+                j(ev.data),
+                now,
+                now,
+              ],
             );
-            const n = await this.applyNext(tx, r.id, r.first, now, batch.claimFor);
+            // A run whose key another run holds waits its turn: its first step is stored blocked.
+            const blocked =
+              r.serialKey !== undefined &&
+              'step' in r.first &&
+              !(await this.acquireSerial(tx, r.flowId, r.serialKey, r.id));
+            const n = await this.applyNext(tx, r.id, r.first, now, batch.claimFor, blocked);
             if (n.claimed) claimed.push(n.claimed);
             if (n.queued) queued = true;
             runIds.push(r.id);
@@ -340,15 +363,17 @@ export class SqlStore implements Store {
   }
 
   async recoverLeases(): Promise<number> {
-    const r = await this.write(
-      (tx) =>
-        tx.run(
-          `UPDATE steps SET status = 'queued', lease_owner = NULL, lease_until = NULL
+    const now = Date.now();
+    const r = await this.write(async (tx) => {
+      const steps = await tx.run(
+        `UPDATE steps SET status = 'queued', lease_owner = NULL, lease_until = NULL
            WHERE status = 'running' AND lease_until < ?`,
-          [Date.now()],
-        ),
-      true,
-    );
+        [now],
+      );
+      // A timer whose worker died while firing it (a summary, a reminder) fires again.
+      await tx.run(`UPDATE timers SET status = 'pending' WHERE status = 'firing' AND lease_until < ?`, [now]);
+      return steps;
+    }, true);
     return r.changes;
   }
 
@@ -419,7 +444,13 @@ export class SqlStore implements Store {
             [c.stepId, c.runId, c.wait.connection, c.wait.eventType, c.wait.correlation, now],
           );
           for (const t of c.wait.timers) await this.insertTimer(tx, t);
-          await tx.run(`UPDATE runs SET status = 'waiting', updated_at = ? WHERE id = ?`, [now, c.runId]);
+          // A waiting run (for a person, maybe for days) gives its serial key to the next run.
+          const run = await tx.get<Row>(
+            `UPDATE runs SET status = 'waiting', updated_at = ? WHERE id = ? RETURNING flow_id, serial_key`,
+            [now, c.runId],
+          );
+          if (run?.serial_key != null)
+            queued = await this.releaseSerial(tx, String(run.flow_id), String(run.serial_key), c.runId, now);
         } else if (c.next) {
           const n = await this.applyNext(tx, c.runId, c.next, now, c.claimNextFor);
           queued = n.queued;
@@ -497,8 +528,16 @@ export class SqlStore implements Store {
       `UPDATE timers SET status = 'cancelled' WHERE step_id = ? AND status IN ('pending', 'firing')`,
       [r.stepId],
     );
-    await tx.run(`UPDATE runs SET status = 'running', updated_at = ? WHERE id = ?`, [now, r.runId]);
-    await this.applyNext(tx, r.runId, r.next, now);
+    const run = await tx.get<Row>(
+      `UPDATE runs SET status = 'running', updated_at = ? WHERE id = ? RETURNING flow_id, serial_key`,
+      [now, r.runId],
+    );
+    // A resumed run takes its turn for its serial key again, behind the runs stored meanwhile.
+    const blocked =
+      run?.serial_key != null &&
+      'step' in r.next &&
+      !(await this.acquireSerial(tx, String(run.flow_id), String(run.serial_key), r.runId));
+    await this.applyNext(tx, r.runId, r.next, now, undefined, blocked);
     return true;
   }
 
@@ -513,6 +552,7 @@ export class SqlStore implements Store {
     next: NextAction,
     now: number,
     claim?: { owner: string; leaseMs: number },
+    blocked = false,
   ): Promise<{ claimed?: StepRow; queued: boolean }> {
     if ('step' in next) {
       const s = next.step;
@@ -523,13 +563,14 @@ export class SqlStore implements Store {
         idx: s.idx,
         name: s.name,
         kind: s.kind,
-        status: 'queued',
+        status: blocked ? 'blocked' : 'queued',
         attempt: 0,
         availableAt,
         idempotencyKey: `${runId}:${s.idx}`,
         history: [],
       };
-      if (claim && availableAt <= now) {
+      // A blocked step is not claimable: the run holding the serial key queues it (releaseSerial).
+      if (!blocked && claim && availableAt <= now) {
         Object.assign(row, {
           status: 'running',
           leaseOwner: claim.owner,
@@ -555,18 +596,91 @@ export class SqlStore implements Store {
         ],
       );
       // The run is already `running`: it was just inserted, or resumed, or had this step's predecessor.
-      return row.status === 'running' ? { claimed: row, queued: false } : { queued: true };
+      if (row.status === 'running') return { claimed: row, queued: false };
+      return { queued: !blocked };
     } else {
-      await tx.run('UPDATE runs SET status = ?, finished_at = ?, updated_at = ?, error = ? WHERE id = ?', [
-        next.finish,
-        now,
-        now,
-        j(next.error),
-        runId,
-      ]);
+      const run = await tx.get<Row>(
+        'UPDATE runs SET status = ?, finished_at = ?, updated_at = ?, error = ? WHERE id = ? RETURNING flow_id, serial_key',
+        [next.finish, now, now, j(next.error), runId],
+      );
       // No counter row here: every finishing run would queue on that one row's lock. `counters()`
       // counts runs by status instead.
-      return { queued: false };
+      if (run?.serial_key == null) return { queued: false };
+      return {
+        queued: await this.releaseSerial(tx, String(run.flow_id), String(run.serial_key), runId, now),
+      };
+    }
+  }
+
+  // ── serial keys: runs of a flow with the same key take turns ───────────────────────────────────
+
+  /**
+   * Takes a run's turn for (flow, key): true when it holds the key now, false when it was put in line
+   * (in the order of these calls: the upsert locks the key's row until commit, on both databases).
+   */
+  private async acquireSerial(tx: Db, flowId: string, key: string, runId: string): Promise<boolean> {
+    const row = await tx.get<Row>(
+      `INSERT INTO serial_keys (flow_id, serial_key, holder, seq) VALUES (?, ?, ?, 0)
+       ON CONFLICT (flow_id, serial_key) DO UPDATE SET seq = serial_keys.seq + 1,
+         holder = COALESCE(serial_keys.holder, excluded.holder)
+       RETURNING holder, seq`,
+      [flowId, key, runId],
+    );
+    if (!row || String(row.holder) === runId) return true;
+    await tx.run('INSERT INTO serial_waiting (flow_id, serial_key, seq, run_id) VALUES (?, ?, ?, ?)', [
+      flowId,
+      key,
+      Number(row.seq),
+      runId,
+    ]);
+    return false;
+  }
+
+  /**
+   * Gives up (flow, key) when `runId` holds it: the next run in line gets it and its blocked step is
+   * queued. Returns whether a step was queued. A run in line that has nothing blocked any more (it
+   * cannot proceed from the line) is passed over, so a key is never stuck.
+   */
+  private async releaseSerial(
+    tx: Db,
+    flowId: string,
+    key: string,
+    runId: string,
+    now: number,
+  ): Promise<boolean> {
+    const held = await tx.run(
+      'UPDATE serial_keys SET holder = NULL WHERE flow_id = ? AND serial_key = ? AND holder = ?',
+      [flowId, key, runId],
+    );
+    if (held.changes === 0) return false;
+    for (;;) {
+      const next = await tx.get<Row>(
+        'SELECT seq, run_id FROM serial_waiting WHERE flow_id = ? AND serial_key = ? ORDER BY seq LIMIT 1',
+        [flowId, key],
+      );
+      if (!next) {
+        await tx.run('DELETE FROM serial_keys WHERE flow_id = ? AND serial_key = ? AND holder IS NULL', [
+          flowId,
+          key,
+        ]);
+        return false;
+      }
+      await tx.run('DELETE FROM serial_waiting WHERE flow_id = ? AND serial_key = ? AND seq = ?', [
+        flowId,
+        key,
+        next.seq as Param,
+      ]);
+      const u = await tx.run(
+        `UPDATE steps SET status = 'queued', available_at = ? WHERE run_id = ? AND status = 'blocked'`,
+        [now, String(next.run_id)],
+      );
+      if (u.changes === 0) continue;
+      await tx.run('UPDATE serial_keys SET holder = ? WHERE flow_id = ? AND serial_key = ?', [
+        String(next.run_id),
+        flowId,
+        key,
+      ]);
+      return true;
     }
   }
 
@@ -601,7 +715,10 @@ export class SqlStore implements Store {
       const ids = (await tx.all<Row>(pick, [now, limit])).map((r) => String(r.id));
       if (ids.length === 0) return [];
       const marks = ids.map(() => '?').join(', ');
-      await tx.run(`UPDATE timers SET status = 'firing', attempt = attempt + 1 WHERE id IN (${marks})`, ids);
+      await tx.run(
+        `UPDATE timers SET status = 'firing', attempt = attempt + 1, lease_until = ? WHERE id IN (${marks})`,
+        [now + TIMER_LEASE_MS, ...ids],
+      );
       return (await tx.all<Row>(`SELECT * FROM timers WHERE id IN (${marks}) ORDER BY due_at`, ids)).map(
         toTimer,
       );
@@ -617,6 +734,88 @@ export class SqlStore implements Store {
       (tx) => tx.run(`UPDATE timers SET status = 'pending', due_at = ? WHERE id = ?`, [dueAt, id]),
       true,
     );
+  }
+
+  // ── alert suppression ──────────────────────────────────────────────────────────────────────────
+
+  async decideSuppression(r: SuppressRequest): Promise<SuppressDecision> {
+    return this.write(async (tx) => {
+      // The decision row first: a second asker with the same idempotency key (a retry, or a step whose
+      // lease ran out while it decided) waits for the first one's commit and reads its decision.
+      const mine = await tx.run(
+        `INSERT INTO suppress_decisions (idempotency_key, window_id, held, held_back, decided_at)
+         VALUES (?, '', 0, 0, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+        [r.idempotencyKey, Date.now()],
+      );
+      if (mine.changes === 0) {
+        const d = await tx.get<Row>(
+          `SELECT d.window_id, d.held, d.held_back, w.ends_at FROM suppress_decisions d
+           LEFT JOIN suppress_windows w ON w.id = d.window_id WHERE d.idempotency_key = ?`,
+          [r.idempotencyKey],
+        );
+        return {
+          send: Number(d?.held) !== 1,
+          windowId: String(d?.window_id ?? ''),
+          endsAt: Number(d?.ends_at ?? 0),
+          heldBack: Number(d?.held_back ?? 0),
+        };
+      }
+      const lock = this.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+      // Two workers opening a window for the same key at once: one insert wins, the other finds its
+      // window on the next turn (PostgreSQL makes it wait for the winner's commit).
+      for (let turn = 0; turn < 5; turn++) {
+        const w = await tx.get<Row>(
+          `SELECT id, ends_at, suppressed FROM suppress_windows WHERE scope = ? AND skey = ? AND status = 'open'${lock}`,
+          [r.scope, r.key],
+        );
+        // Read after the lock: a window whose summary timer closed it meanwhile is not found above.
+        const now = Date.now();
+        if (w && Number(w.ends_at) > now) {
+          const heldBack = Number(w.suppressed) + r.count;
+          await tx.run(
+            `UPDATE suppress_windows SET suppressed = suppressed + ?, messages = messages + 1,
+               first_at = COALESCE(first_at, ?), last_at = ?, last = ? WHERE id = ?`,
+            [r.count, now, now, j(r.message), String(w.id)],
+          );
+          await tx.run(
+            'UPDATE suppress_decisions SET window_id = ?, held = 1, held_back = ? WHERE idempotency_key = ?',
+            [String(w.id), heldBack, r.idempotencyKey],
+          );
+          return { send: false, windowId: String(w.id), endsAt: Number(w.ends_at), heldBack };
+        }
+        // An ended window keeps its figures for its summary timer; this message opens the next one.
+        if (w) await tx.run(`UPDATE suppress_windows SET status = 'closed' WHERE id = ?`, [String(w.id)]);
+        const id = randomUUID();
+        const endsAt = now + r.windowMs;
+        const opened = await tx.run(
+          `INSERT INTO suppress_windows (id, scope, skey, status, window_ms, opened_at, ends_at, origin)
+           VALUES (?, ?, ?, 'open', ?, ?, ?, ?) ON CONFLICT (scope, skey) WHERE status = 'open' DO NOTHING`,
+          [id, r.scope, r.key, r.windowMs, now, endsAt, j(r.origin)],
+        );
+        if (opened.changes === 0) continue;
+        await this.insertTimer(tx, {
+          id: `suppress:${id}`,
+          dueAt: endsAt,
+          kind: 'suppress',
+          payload: { window: id },
+        });
+        await tx.run('UPDATE suppress_decisions SET window_id = ? WHERE idempotency_key = ?', [
+          id,
+          r.idempotencyKey,
+        ]);
+        return { send: true, windowId: id, endsAt, heldBack: 0 };
+      }
+      throw new TransientError(`suppression window for '${r.key}' is contended; deciding again`);
+    });
+  }
+
+  async closeSuppressWindow(id: string): Promise<SuppressWindowRow | undefined> {
+    return this.write(async (tx) => {
+      // Waits for a decision holding the window (PostgreSQL): its count is in the figures read next.
+      await tx.run(`UPDATE suppress_windows SET status = 'closed' WHERE id = ? AND status = 'open'`, [id]);
+      const r = await tx.get<Row>('SELECT * FROM suppress_windows WHERE id = ?', [id]);
+      return r && toSuppressWindow(r);
+    });
   }
 
   async nextWakeAt(): Promise<number | undefined> {
@@ -732,10 +931,18 @@ export class SqlStore implements Store {
         [dl.runId, dl.stepId],
       );
       if (Number(later?.c ?? 0) === 0) {
-        await tx.run(
-          `UPDATE runs SET status = 'running', finished_at = NULL, error = NULL, updated_at = ? WHERE id = ?`,
+        const run = await tx.get<Row>(
+          `UPDATE runs SET status = 'running', finished_at = NULL, error = NULL, updated_at = ? WHERE id = ?
+           RETURNING flow_id, serial_key`,
           [now, dl.runId],
         );
+        // The failed run gave up its serial key; replayed, it takes its turn again.
+        if (
+          run?.serial_key != null &&
+          !(await this.acquireSerial(tx, String(run.flow_id), String(run.serial_key), dl.runId))
+        ) {
+          await tx.run(`UPDATE steps SET status = 'blocked' WHERE id = ?`, [dl.stepId]);
+        }
       }
       await this.audit(tx, [audit]);
       await this.bump(tx, 'dead_letters_replayed', 1);
@@ -1163,6 +1370,7 @@ function toRun(r: Row): RunRow {
     eventSource: str(r.event_source),
     eventKey: str(r.event_key),
     linkKey: str(r.link_key),
+    serialKey: str(r.serial_key),
     event: pj(r.event),
     startedAt: Number(r.started_at),
     updatedAt: Number(r.updated_at),
@@ -1205,6 +1413,24 @@ function toWait(r: Row): WaitRow {
     eventType: String(r.event_type),
     correlation: String(r.correlation),
     createdAt: Number(r.created_at),
+  };
+}
+
+function toSuppressWindow(r: Row): SuppressWindowRow {
+  return {
+    id: String(r.id),
+    scope: String(r.scope),
+    key: String(r.skey),
+    status: r.status as SuppressWindowRow['status'],
+    windowMs: Number(r.window_ms),
+    openedAt: Number(r.opened_at),
+    endsAt: Number(r.ends_at),
+    suppressed: Number(r.suppressed),
+    messages: Number(r.messages),
+    firstAt: n(r.first_at),
+    lastAt: n(r.last_at),
+    last: pj(r.last),
+    origin: pj<SuppressOrigin>(r.origin)!,
   };
 }
 

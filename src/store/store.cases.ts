@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Db } from './db.ts';
 import { SqlStore } from './sql-store.ts';
-import { LeaseLostError, type NewStep, type Store } from './store.ts';
+import { LeaseLostError, type NewStep, type NextAction, type Store } from './store.ts';
 
 export interface StoreFixture {
   /** A fresh, empty database. */
@@ -556,6 +556,297 @@ export function runStoreSuite(name: string, fixture: () => Promise<StoreFixture>
         ['resolved'],
       );
       assert.deepEqual(await store.listReviews({ ids: [] }), []);
+    });
+    // ── serial keys ────────────────────────────────────────────────────────────────────────────────
+
+    /** Stores one event a run of flow `fs` with the given serial key; returns the run id. */
+    async function serialRun(
+      st: Store,
+      key: string | undefined,
+      claimFor?: { owner: string; leaseMs: number },
+    ) {
+      const id = randomUUID();
+      const [out] = await st.ingest({
+        source: 'serial',
+        events: [
+          {
+            key: `e-${id}`,
+            type: 'record',
+            data: { key },
+            runs: [{ id, flowId: 'fs', flowVersion: 1, serialKey: key, first: { step: step(0) } }],
+            resumes: [],
+          },
+        ],
+        claimFor,
+      });
+      return { id, claimed: out.claimed ?? [] };
+    }
+    const done = { attempt: 1, at: 0, durationMs: 0, outcome: 'completed' as const };
+    const statusOf = async (runId: string, idx = 0) =>
+      (await store.getRun(runId))!.steps.find((x) => x.idx === idx)?.status;
+
+    it('serial keys: runs of a key take turns in the order they were stored; other keys go on', async () => {
+      await claimAll('drain');
+      const a1 = (await serialRun(store, 'A')).id;
+      const a2 = (await serialRun(store, 'A')).id;
+      const b1 = (await serialRun(store, 'B')).id;
+      const a3 = (await serialRun(store, 'A')).id;
+      const free = (await serialRun(store, undefined)).id;
+      assert.equal(await statusOf(a2), 'blocked');
+      assert.equal((await store.getRun(a2))?.run.serialKey, 'A');
+      let got = await claimAll('w');
+      assert.deepEqual(
+        got.map((x) => x.runId).sort(),
+        [a1, b1, free].sort(),
+        'one run of A, and B, and the rest',
+      );
+      const byRun = new Map(got.map((x) => [x.runId, x]));
+      const finish = (runId: string, stepId: string, next: NextAction = { finish: 'completed' }) =>
+        store.completeStep({ stepId, runId, owner: 'w', status: 'completed', attempt: done, next });
+
+      // A1 keeps the key between its steps; when it ends, A2 (not A3) gets it.
+      await finish(a1, byRun.get(a1)!.id, { step: step(1) });
+      const [a1s1] = await claimAll('w');
+      assert.equal(a1s1.runId, a1);
+      assert.equal(await statusOf(a2), 'blocked');
+      await finish(a1, a1s1.id);
+      got = await claimAll('w');
+      assert.deepEqual(
+        got.map((x) => x.runId),
+        [a2],
+      );
+
+      // A2 waits (for a person): the next run of A goes on meanwhile.
+      await store.completeStep({
+        stepId: got[0].id,
+        runId: a2,
+        owner: 'w',
+        status: 'waiting',
+        attempt: { ...done, outcome: 'waiting' },
+        wait: { connection: 'c', eventType: 'review', correlation: `r-${a2}`, timers: [] },
+      });
+      const [a3s0] = await claimAll('w');
+      assert.equal(a3s0.runId, a3);
+      // Resumed, A2 takes its turn again: behind A3, which holds the key now.
+      const a2wait = (await store.getRun(a2))!.steps[0];
+      assert.equal(
+        await store.resumeWait({ stepId: a2wait.id, runId: a2, output: {}, next: { step: step(1) } }),
+        true,
+      );
+      assert.equal(await statusOf(a2, 1), 'blocked');
+      assert.deepEqual(await claimAll('w'), []);
+
+      // A3 fails (dead letter): A2 goes on; when it ends, the key is free and a new run of A starts at once.
+      const err = {
+        name: 'PermanentError',
+        message: 'no',
+        errorClass: 'permanent' as const,
+        fault: 'user' as const,
+      };
+      const dlId = randomUUID();
+      await store.deadLetterStep({
+        stepId: a3s0.id,
+        runId: a3,
+        owner: 'w',
+        flowId: 'fs',
+        stepName: 's0',
+        error: err,
+        attempt: { ...done, outcome: 'dead', error: err },
+        deadLetterId: dlId,
+        next: { finish: 'failed', error: err },
+      });
+      const [a2s1] = await claimAll('w');
+      assert.equal(a2s1.runId, a2);
+      await finish(a2, a2s1.id);
+      assert.equal((await store.getRun(a2))?.run.status, 'completed');
+      const a4 = await serialRun(store, 'A', { owner: 'w', leaseMs: 30_000 });
+      assert.equal(a4.claimed.length, 1, 'a free key: the first step is claimed with the run');
+
+      // A replayed dead letter takes its turn again, behind A4.
+      await store.replayDeadLetter(dlId, audit);
+      assert.equal(await statusOf(a3), 'blocked');
+      assert.deepEqual(await claimAll('w'), []);
+      await finish(a4.id, a4.claimed[0].id);
+      const [again] = await claimAll('w');
+      assert.equal(again.id, a3s0.id, 'the same step, now queued');
+      await finish(a3, again.id);
+      assert.equal((await store.getRun(a3))?.run.status, 'completed');
+    });
+
+    it('serial keys: two processes storing and running one key at once — one run at a time, in order', async () => {
+      await claimAll('drain');
+      const other = fx.reopen && fx.concurrentConnections ? new SqlStore(await fx.reopen()) : store;
+      const key = `K-${randomUUID()}`;
+      const perProcess = 30;
+      try {
+        const stored: Record<string, string[]> = { p: [], q: [] };
+        const finished: string[] = [];
+        const inFlight = new Set<string>();
+        let overlaps = 0;
+        const ingester = async (st: Store, name: 'p' | 'q') => {
+          for (let i = 0; i < perProcess; i++) stored[name].push((await serialRun(st, key)).id);
+        };
+        const worker = async (st: Store, owner: string) => {
+          while (finished.length < 2 * perProcess) {
+            const got = await st.claimSteps(owner, 4, 30_000);
+            if (got.length === 0) await new Promise((r) => setTimeout(r, 1));
+            for (const x of got) {
+              if (inFlight.size > 0) overlaps += 1;
+              inFlight.add(x.runId);
+              await new Promise((r) => setImmediate(r));
+              inFlight.delete(x.runId);
+              finished.push(x.runId);
+              await st.completeStep({
+                stepId: x.id,
+                runId: x.runId,
+                owner,
+                status: 'completed',
+                attempt: done,
+                next: { finish: 'completed' },
+              });
+            }
+          }
+        };
+        await Promise.all([
+          ingester(store, 'p'),
+          ingester(other, 'q'),
+          worker(store, 'w1'),
+          worker(other, 'w2'),
+        ]);
+        assert.equal(overlaps, 0, 'never two runs of the key at once');
+        assert.equal(new Set(finished).size, 2 * perProcess);
+        for (const name of ['p', 'q'] as const) {
+          const order = finished.filter((id) => stored[name].includes(id));
+          assert.deepEqual(order, stored[name], `the runs stored by ${name} ran in the order stored`);
+        }
+      } finally {
+        if (other !== store) await other.close();
+      }
+    });
+
+    // ── suppression ──────────────────────────────────────────────────────────────────────────────────
+
+    const origin = { flowId: 'alerts', flowVersion: 1, runId: 'r0', stepIdx: 2 };
+    const ask = (
+      st: Store,
+      idem: string,
+      o: { key?: string; scope?: string; count?: number; windowMs?: number } = {},
+    ) =>
+      st.decideSuppression({
+        scope: o.scope ?? 'dingtalk/alerts',
+        key: o.key ?? 'dead-letters',
+        windowMs: o.windowMs ?? 60_000,
+        count: o.count ?? 1,
+        idempotencyKey: idem,
+        message: { text: `alert ${idem}` },
+        origin: { ...origin, runId: idem },
+      });
+
+    it('suppression: the first message of a key is sent, the rest of its window held back and counted, a retry decided once', async () => {
+      const k = `dl-${randomUUID()}`;
+      const first = await ask(store, `${k}:1`, { key: k });
+      assert.equal(first.send, true);
+      assert.equal(first.heldBack, 0);
+      const held = [];
+      for (let i = 2; i <= 5; i++)
+        held.push(await ask(store, `${k}:${i}`, { key: k, count: i === 3 ? 3 : 1 }));
+      assert.deepEqual(
+        held.map((d) => [d.send, d.windowId, d.heldBack]),
+        [
+          [false, first.windowId, 1],
+          [false, first.windowId, 4],
+          [false, first.windowId, 5],
+          [false, first.windowId, 6],
+        ],
+      );
+      assert.deepEqual(
+        await ask(store, `${k}:3`, { key: k, count: 3 }),
+        held[1],
+        'a retry: the same decision',
+      );
+      assert.deepEqual(await ask(store, `${k}:1`, { key: k }), first, 'the sent one stays sent');
+      assert.equal((await ask(store, `${k}:x`, { key: k, scope: 'wecom/ops' })).send, true, 'scopes apart');
+      assert.equal((await ask(store, `${k}:y`, { key: `${k}-other` })).send, true, 'keys apart');
+
+      // Its summary timer falls due when the window ends (brought forward here).
+      await store.rescheduleTimer(`suppress:${first.windowId}`, Date.now() - 1);
+      const timers = (await store.claimTimers('t', 100)).filter((t) => t.id === `suppress:${first.windowId}`);
+      assert.deepEqual(
+        timers.map((t) => [t.kind, t.payload]),
+        [['suppress', { window: first.windowId }]],
+      );
+      const w = await store.closeSuppressWindow(first.windowId);
+      assert.deepEqual(
+        w && [w.status, w.key, w.suppressed, w.messages, w.last, w.origin, w.windowMs, w.endsAt],
+        ['closed', k, 6, 4, { text: `alert ${k}:5` }, { ...origin, runId: `${k}:1` }, 60_000, first.endsAt],
+      );
+      assert.ok(w && w.firstAt! <= w.lastAt! && w.openedAt <= w.firstAt!);
+      assert.deepEqual(
+        await store.closeSuppressWindow(first.windowId),
+        w,
+        'closing again reads the same figures',
+      );
+      await store.finishTimer(`suppress:${first.windowId}`);
+
+      // Closed (its summary taken), the next message opens a new window; nothing held back, no figures.
+      const next = await ask(store, `${k}:6`, { key: k });
+      assert.equal(next.send, true);
+      assert.notEqual(next.windowId, first.windowId);
+      assert.equal((await store.closeSuppressWindow(next.windowId))?.messages, 0);
+    });
+
+    it('suppression: a message after the window ended opens the next one; the ended one keeps its figures', async () => {
+      const k = `short-${randomUUID()}`;
+      const first = await ask(store, `${k}:1`, { key: k, windowMs: 30 });
+      const kept = await ask(store, `${k}:2`, { key: k, windowMs: 30 });
+      await new Promise((r) => setTimeout(r, 40));
+      const next = await ask(store, `${k}:3`, { key: k, windowMs: 30 });
+      assert.deepEqual([first.send, kept.send, next.send], [true, false, true]);
+      assert.notEqual(next.windowId, first.windowId);
+      const w = await store.closeSuppressWindow(first.windowId);
+      assert.deepEqual([w?.status, w?.messages, w?.last], ['closed', 1, { text: `alert ${k}:2` }]);
+    });
+
+    it('suppression: two processes deciding one key at once send one message and count every other once', async () => {
+      const other = fx.reopen && fx.concurrentConnections ? new SqlStore(await fx.reopen()) : store;
+      try {
+        const k = `storm-${randomUUID()}`;
+        const n = 60;
+        const decisions = await Promise.all(
+          Array.from({ length: n }, (_, i) => ask(i % 2 ? other : store, `${k}:${i}`, { key: k })),
+        );
+        const sent = decisions.filter((d) => d.send);
+        assert.equal(sent.length, 1, 'one message sent');
+        assert.equal(new Set(decisions.map((d) => d.windowId)).size, 1, 'one window');
+        assert.deepEqual(
+          decisions
+            .filter((d) => !d.send)
+            .map((d) => d.heldBack)
+            .sort((a, b) => a - b),
+          Array.from({ length: n - 1 }, (_, i) => i + 1),
+          'each held back once',
+        );
+        const w = await store.closeSuppressWindow(sent[0].windowId);
+        assert.deepEqual([w?.suppressed, w?.messages], [n - 1, n - 1]);
+      } finally {
+        if (other !== store) await other.close();
+      }
+    });
+
+    it('fires again a timer whose worker died while firing it', async () => {
+      const k = `dead-${randomUUID()}`;
+      const d = await ask(store, `${k}:1`, { key: k });
+      const id = `suppress:${d.windowId}`;
+      await store.rescheduleTimer(id, Date.now() - 1);
+      assert.ok((await store.claimTimers('dies', 100)).some((t) => t.id === id));
+      assert.ok(!(await store.claimTimers('other', 100)).some((t) => t.id === id), 'firing: not claimable');
+      await store.recoverLeases();
+      assert.ok(!(await store.claimTimers('other', 100)).some((t) => t.id === id), 'its lease still runs');
+      await db.run('UPDATE timers SET lease_until = ? WHERE id = ?', [Date.now() - 1, id]);
+      await store.recoverLeases();
+      const again = (await store.claimTimers('other', 100)).find((t) => t.id === id);
+      assert.equal(again?.attempt, 2, 'claimed a second time');
+      await store.finishTimer(id);
     });
   });
 }

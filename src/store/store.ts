@@ -8,7 +8,8 @@ import type { SerializedError } from '../core/errors.ts';
 import type { FlowDef, StepKind } from '../core/flow.ts';
 
 export type RunStatus = 'running' | 'waiting' | 'completed' | 'failed' | 'filtered' | 'cancelled';
-export type StepStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'skipped' | 'dead';
+/** `blocked`: the first step of a run waiting its turn for its serial key (see `NewRun.serialKey`). */
+export type StepStatus = 'queued' | 'blocked' | 'running' | 'waiting' | 'completed' | 'skipped' | 'dead';
 
 export interface ConnectionRow {
   id: string;
@@ -40,6 +41,8 @@ export interface RunRow {
   eventSource?: string;
   eventKey?: string;
   linkKey?: string;
+  /** The flow's serial key for this run (runs with the same key take turns). */
+  serialKey?: string;
   event: unknown;
   startedAt: number;
   updatedAt: number;
@@ -106,6 +109,11 @@ export interface NewRun {
   flowVersion: number;
   /** The record the run is about: its link is found or created in the same transaction. */
   source?: { connection: string; object: string; externalId: string };
+  /**
+   * Runs of a flow with the same serial key run one at a time, in the order they were stored. The run
+   * holding the key has it until it ends or waits; a run that resumes takes its turn again.
+   */
+  serialKey?: string;
   first: NextAction;
 }
 
@@ -149,7 +157,7 @@ export interface IngestOutcome {
 export interface TimerInput {
   id: string;
   dueAt: number;
-  kind: 'timeout' | 'timer' | 'schedule';
+  kind: 'timeout' | 'timer' | 'schedule' | 'suppress';
   runId?: string;
   stepId?: string;
   payload: unknown;
@@ -264,6 +272,60 @@ export interface InboxRow {
 
 export type AuditVerdict = { ok: true; count: number } | { ok: false; seq: number; reason: string };
 
+/** Where a suppression window's summary is defined: the step (or wait timer) that opened it. */
+export interface SuppressOrigin {
+  flowId: string;
+  flowVersion: number;
+  runId: string;
+  stepIdx: number;
+  /** The wait timer's index, when a wait timer opened it. */
+  timer?: number;
+}
+
+export interface SuppressRequest {
+  /** The connection (and robot) the messages go to: windows of different scopes never meet. */
+  scope: string;
+  key: string;
+  windowMs: number;
+  /** Alerts this message stands for (≥ 1). */
+  count: number;
+  /** The step's (or timer's) idempotency key: asked again, it gets the same decision. */
+  idempotencyKey: string;
+  /** The message; kept as the window's last when held back, for the summary. */
+  message: unknown;
+  origin: SuppressOrigin;
+}
+
+export interface SuppressDecision {
+  /** True: send it (it opened the window); false: held back. */
+  send: boolean;
+  windowId: string;
+  endsAt: number;
+  /** Alerts held back in the window so far, this one included. */
+  heldBack: number;
+}
+
+/** One suppression window: figures of what it held back, for its summary. */
+export interface SuppressWindowRow {
+  id: string;
+  scope: string;
+  key: string;
+  /** `open` until it ends or its summary is taken; a closed window's figures are final. */
+  status: 'open' | 'closed';
+  windowMs: number;
+  openedAt: number;
+  endsAt: number;
+  /** Alerts held back (the sum of their counts). */
+  suppressed: number;
+  /** Messages held back. */
+  messages: number;
+  firstAt?: number;
+  lastAt?: number;
+  /** The last message held back. */
+  last?: unknown;
+  origin: SuppressOrigin;
+}
+
 /** Thrown when a step's lease was lost (another worker reclaimed it): the result is discarded. */
 export class LeaseLostError extends Error {
   constructor(stepId: string) {
@@ -317,6 +379,15 @@ export interface Store {
   retryStep(r: StepRetry): Promise<void>;
   deadLetterStep(d: StepDeadLetter): Promise<void>;
   resumeWait(r: ResumeWait): Promise<boolean>;
+
+  /**
+   * Alert suppression, atomically (one open window per scope and key, on every worker): the first
+   * message of a key opens a window and is sent, with a `suppress` timer due when it ends; the others
+   * until then are held back and counted. An idempotency key asked again gets its first decision.
+   */
+  decideSuppression(r: SuppressRequest): Promise<SuppressDecision>;
+  /** Closes a window (its summary is being sent): later messages open a new one. Its final figures. */
+  closeSuppressWindow(id: string): Promise<SuppressWindowRow | undefined>;
 
   claimTimers(owner: string, limit: number): Promise<TimerRow[]>;
   finishTimer(id: string): Promise<void>;
