@@ -152,6 +152,40 @@ describe('scenario 2, DingTalk variant — Neocrm, DingTalk and Kingdee over HTT
     assert.match(told[0], /未获批准：manager4002：客户信用等级C，需先收预付款/);
   });
 
+  it('refused, then resubmitted: a second DingTalk approval; agreed: one audited sales order', async () => {
+    // 宁波东海 (AA), a small contract: the sales director alone decides.
+    const { contract } = await submit({ customer: 'C0002', product: 'M0006', quantity: 4, amount: 18_000 });
+    const first = await instanceOf(contract.id);
+    await ding(`approvals/${first.processInstanceId}/refuse`, { userId: 'manager4002', remark: '单价过低' });
+    await runOf(contract.id, ['completed']);
+    const returned = await crm(`/records/contract/${contract.id}`);
+    assert.equal(returned.returnedApprovalNo__c, first.processInstanceId);
+
+    await crm(
+      `/records/contract/${contract.id}`,
+      { as: 'E0003', data: { amount: 19_600, status: 2 } },
+      'PATCH',
+    );
+    await hub.engine.reloadFlows();
+    // The resubmitted contract's event carries the approval that sent it back.
+    const second = await env.waitRun(
+      FLOW_ID,
+      (r) =>
+        (r.event as { returnedApprovalNo__c?: string }).returnedApprovalNo__c === first.processInstanceId,
+      ['waiting'],
+    );
+    const { processInstanceId } = second.steps.find((s) => s.name === 'start')!.output as {
+      processInstanceId: string;
+    };
+    assert.notEqual(processInstanceId, first.processInstanceId, 'a second DingTalk approval');
+    await ding(`approvals/${processInstanceId}/approve`, { userId: 'manager4002', remark: '同意' });
+    await env.waitRun(FLOW_ID, (r) => r.id === second.run.id, ['completed']);
+    const orders = await ordersOf(`SO-${contract.contractCode}`);
+    assert.equal(orders.length, 1, 'exactly one sales order');
+    assert.equal(orders[0].FDocumentStatus, 'C');
+    assert.equal(orders[0].FBillAllAmount, 19_600);
+  });
+
   it('with faults in every sandbox, five contracts end with one approval and one audited order each', async () => {
     const servers = [
       `${neo.urls.admin}/faults`,

@@ -149,6 +149,97 @@ describe('scenario 2: contract approval (WeCom) — Neocrm, WeCom and Kingdee ov
     assert.match(JSON.stringify(told[0].body), /未获批准：Lina：价格低于底价，请重新报价/);
   });
 
+  it('rejected, edited and resubmitted: a second approval; approved: exactly one audited sales order', async () => {
+    // 华锐精密 is rated AAA and the amount is small: the sales director alone decides, twice.
+    const { contract } = await submit({
+      as: 'E0003',
+      customer: 'C0001',
+      product: 'M0005',
+      quantity: 8,
+      amount: 22_400,
+    });
+    const prefix = `contract:${contract.id}#`;
+    const first = await runOf(contract.id, ['waiting']);
+    const spNo1 = output(first, 'start').spNo;
+    await wecom(`approvals/${spNo1}/reject`, { userid: 'Lina', speech: '数量不足起订量，请修改后重新提交' });
+    await runOf(contract.id, ['completed']);
+    const returned = await crm(`/records/contract/${contract.id}`);
+    assert.equal(returned.status, 1, 'back to 草稿');
+    assert.equal(returned.returnedApprovalNo__c, spNo1, 'the approval that sent it back');
+    assert.equal(await env.repoll(FLOW_ID), 0, 'reading the contracts again starts nothing');
+
+    // 张伟 raises the quantity and submits the same contract again.
+    await crm(
+      `/records/contract/${contract.id}`,
+      { as: 'E0003', data: { quantity__c: 10, amount: 28_000, status: 2 } },
+      'PATCH',
+    );
+    await hub.engine.reloadFlows();
+    const second = await env.waitRun(
+      FLOW_ID,
+      (r) => Boolean(r.eventKey?.startsWith(prefix)) && r.id !== first.run.id,
+      ['waiting'],
+    );
+    const spNo2 = output(second, 'start').spNo;
+    assert.notEqual(spNo2, spNo1, 'a second WeCom approval');
+    const { info } = await wecom(`approvals/${spNo2}`);
+    assert.deepEqual(
+      info.sp_record.map((n: any) => n.details.map((d: any) => d.approver.userid)),
+      [['Lina']],
+    );
+    const form = Object.fromEntries(info.apply_data.contents.map((c: any) => [c.title[0].text, c.value]));
+    assert.equal(Number(form.合同金额.new_money), 28_000, 'the edited contract');
+    assert.match(form.合同说明.text, /（M0005）× 10/);
+    // Edited while 审批中, and read again: still the same approval.
+    await crm(
+      `/records/contract/${contract.id}`,
+      { as: 'E0003', data: { title: '华锐精密PLC合同' } },
+      'PATCH',
+    );
+    assert.equal(await env.repoll(FLOW_ID), 0, 'an edit while 审批中 starts nothing');
+
+    await wecom(`approvals/${spNo2}/agree`, { userid: 'Lina', speech: '同意' });
+    const done = await env.waitRun(FLOW_ID, (r) => r.id === second.run.id, ['completed']);
+    const billNo = `SO-${contract.contractCode}`;
+    const orders = await ordersOf(billNo);
+    assert.equal(orders.length, 1, 'exactly one sales order');
+    assert.equal(orders[0].FDocumentStatus, 'C', 'audited');
+    assert.equal(orders[0].FSaleOrderEntry[0].FQty, 10);
+    assert.equal(orders[0].FBillAllAmount, 28_000);
+    assert.equal(output(done, 'order').number, billNo);
+    const after = await crm(`/records/contract/${contract.id}`);
+    assert.equal(after.status, 3, '执行中');
+    assert.equal(after.erpOrderNumber__c, billNo);
+    assert.equal(after.approvalComment__c, 'Lina：同意');
+
+    // However often it is read again: two approvals in all, one order, two runs.
+    assert.equal(await env.repoll(FLOW_ID), 0);
+    const mine = ((await wecom('approvals')).approvals as any[]).filter((a) =>
+      a.apply_data.contents.some(
+        (x: any) => x.title[0].text === '合同编号' && x.value.text === contract.contractCode,
+      ),
+    );
+    assert.deepEqual(
+      mine.map((a) => [a.sp_no, a.sp_status]),
+      [
+        [spNo1, 3],
+        [spNo2, 2],
+      ],
+      'rejected, then approved',
+    );
+    assert.equal((await ordersOf(billNo)).length, 1);
+    const runs = (await hub.store.listRuns({ flowId: FLOW_ID, limit: 1000 })).filter((r) =>
+      r.eventKey?.startsWith(prefix),
+    );
+    assert.equal(runs.length, 2);
+    const told = (await messagesTo('Zhangwei')).filter((m) =>
+      JSON.stringify(m.body).includes(contract.contractCode),
+    );
+    assert.equal(told.length, 2, 'told of the rejection, then of the approval');
+    assert.match(JSON.stringify(told[0].body), /未获批准：Lina：数量不足起订量/);
+    assert.match(JSON.stringify(told[1].body), /已审批通过/);
+  });
+
   it('a high risk score on the opportunity adds the finance manager', async () => {
     // 华锐精密 is rated AAA and the amount is small, but the opportunity is marked risky.
     const opportunity = (await crm('/records/opportunity?limit=1000')).records.find(

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Cursor } from '../../src/core/connector.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { SecretBox } from '../../src/core/secret-box.ts';
 import { type HubOptions, startHub } from '../../src/hub.ts';
@@ -58,6 +59,11 @@ export interface ScenarioHub<S extends HubSystem> extends HubWiring {
   pollNow(): Promise<void>;
   /** Waits until `flowId` has at least `n` runs and none is still running; returns them (newest first). */
   settled(flowId: string, n: number, ms?: number): Promise<RunRow[]>;
+  /**
+   * Reads a poll flow's records again from the very beginning (as after a lost cursor) through its
+   * trigger into the inbox, without touching its cursor; returns how many events were new (a run each).
+   */
+  repoll(flowId: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -113,6 +119,23 @@ export async function startScenarioHub<S extends HubSystem>(
           );
         }
         await pause(20);
+      }
+    },
+    async repoll(flowId) {
+      const row = await hub.store.getFlow(flowId);
+      const t = row?.definition.trigger;
+      if (!row || t?.type !== 'poll') throw new Error(`${flowId} is not a poll flow`);
+      const spec = hub.connections.require(t.connection).connector.triggers[t.trigger];
+      if (spec?.kind !== 'poll') throw new Error(`${t.connection} has no poll trigger ${t.trigger}`);
+      const params = spec.params.parse(t.params);
+      let cursor: Cursor | null = null;
+      let fresh = 0;
+      for (;;) {
+        const page = await spec.poll(params, cursor, { signal: AbortSignal.timeout(60_000), log: hub.log });
+        const out = await hub.engine.ingestPage(row.definition, row.version, page.records, null);
+        fresh += out.filter((o) => !o.duplicate).length;
+        cursor = page.cursor ?? cursor;
+        if (!page.more) return fresh;
       }
     },
     close,

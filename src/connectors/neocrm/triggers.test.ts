@@ -144,6 +144,66 @@ describe('neocrm poll trigger', () => {
     for (const p of pass.pages) for (const r of p.records) assert.equal((r.data as any).status, 2);
   });
 
+  it('keyBy transition with episodeBy: a record sent back and resubmitted is an event again, edits within an episode are not', async () => {
+    const params = {
+      object: 'contract',
+      filter: { status: 2 },
+      keyBy: 'transition' as const,
+      episodeBy: ['returnedApprovalNo__c'],
+      overlapMs: 2000,
+    };
+    const plain = { ...params, episodeBy: undefined };
+    const initial = await drain(poll, params, null);
+    const account = (await f.admin('/records/account?limit=1')).records[0];
+    const contract = await f.admin('/act/create-contract', { accountId: account.id, amount: 10_000 });
+    const mine = (pages: PollPage[]) => keysOf(pages).filter((k) => k.startsWith(`contract:${contract.id}#`));
+    /** A pass from `cursor`: this contract's keys, and where the next pass starts. */
+    const pass = async (cursor: Cursor | null) => {
+      const got = await drain(poll, params, cursor);
+      return { keys: [...new Set(mine(got.pages))], cursor: got.cursor };
+    };
+    const edit = (data: Record<string, unknown>) =>
+      f.admin(`/records/contract/${contract.id}`, { as: 'E0003', data }, 'PATCH');
+
+    const submitted = await pass(initial.cursor);
+    assert.equal(submitted.keys.length, 1, 'submitted: one event');
+    const [first] = submitted.keys;
+    // Without an episode value the key is the plain transition key: adding episodeBy restarts nothing.
+    assert.deepEqual(mine((await drain(poll, plain, initial.cursor)).pages), [first]);
+
+    await edit({ amount: 12_000 }); // edited while 审批中: the same episode
+    const edited = await pass(submitted.cursor);
+    assert.deepEqual(edited.keys, [first]);
+
+    await edit({ status: 1, returnedApprovalNo__c: 'SP-1' }); // sent back to 草稿: not an event
+    const returned = await pass(edited.cursor);
+    assert.deepEqual(returned.keys, []);
+
+    await edit({ status: 2, amount: 11_000 }); // resubmitted: a new episode, a new key
+    const again = await pass(returned.cursor);
+    assert.equal(again.keys.length, 1);
+    const [second] = again.keys;
+    assert.notEqual(second, first);
+    assert.ok(second.startsWith(`${first}#`), second);
+    await edit({ quantity__c: 2 });
+    assert.deepEqual((await pass(again.cursor)).keys, [second], 'edits keep the second key');
+    // Re-read from the start (a lost cursor): still only these two keys.
+    assert.deepEqual((await pass(null)).keys, [second]);
+
+    await edit({ status: 1, returnedApprovalNo__c: 'SP-2' });
+    await edit({ status: 2 });
+    const third = await pass(again.cursor);
+    assert.equal(third.keys.length, 1);
+    assert.ok(![first, second].includes(third.keys[0]), 'a third episode, a third key');
+  });
+
+  it('episodeBy needs keyBy transition', () => {
+    assert.throws(
+      () => poll.params.parse({ object: 'contract', episodeBy: ['returnedApprovalNo__c'] }),
+      /episodeBy needs keyBy: transition/,
+    );
+  });
+
   it('a new pass re-reads the overlap window once; a continuation does not', async () => {
     const at = Date.now() + 120_000_000;
     await f.admin('/records/lead/generate', { count: 30, at, prefix: 'ovl-a' });

@@ -23,30 +23,46 @@ import { type NeocrmApi, queryName, type Rec } from './api.ts';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
-export const pollParams = z.object({
-  /** The object apiKey, e.g. `opportunity`. */
-  object: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
-  /** Fields to read; default every field describe lists. `id` and `updatedAt` are always read. */
-  fields: z.array(z.string().min(1)).optional(),
-  /** Only records whose fields equal these values (an array: any of them), e.g. `{ status: 2 }` for won. */
-  filter: z.record(z.string(), z.union([scalar, z.array(scalar).min(1)])).optional(),
-  /**
-   * `version` (default): every change of a matching record is an event (key `id@updatedAt`).
-   * `transition`: a record is an event once, when it first matches the filter ("became won").
-   */
-  keyBy: z.enum(['version', 'transition']).default('version'),
-  /**
-   * A new pass re-reads this far back from the cursor, for changes that became visible late (clock skew,
-   * late commits); the inbox drops what it has seen. A few seconds suits a poll every few seconds.
-   */
-  overlapMs: z.number().int().min(0).max(3_600_000).default(5_000),
-  /** Records per page (per poll call). */
-  pageSize: z.number().int().min(1).max(5_000).default(500),
-  /** Where the first pass starts, ms since the epoch; default the beginning (a full initial load). */
-  since: z.number().int().min(0).optional(),
-  /** How a window is read: `scroll` (XOQL scroll, 2000 rows a call) or `query` (query v2, ≤100 a call). */
-  reader: z.enum(['scroll', 'query']).default('scroll'),
-});
+export const pollParams = z
+  .object({
+    /** The object apiKey, e.g. `opportunity`. */
+    object: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
+    /** Fields to read; default every field describe lists. `id` and `updatedAt` are always read. */
+    fields: z.array(z.string().min(1)).optional(),
+    /** Only records whose fields equal these values (an array: any of them), e.g. `{ status: 2 }` for won. */
+    filter: z.record(z.string(), z.union([scalar, z.array(scalar).min(1)])).optional(),
+    /**
+     * `version` (default): every change of a matching record is an event (key `id@updatedAt`).
+     * `transition`: a record is an event once, when it first matches the filter ("became won").
+     */
+    keyBy: z.enum(['version', 'transition']).default('version'),
+    /**
+     * With `keyBy: transition`, fields whose values tell one episode of a record from the next: a record
+     * that matches the filter again with other values of these fields is an event again. Name a field
+     * the flow writes when it sends the record back — e.g. the approval that returned a contract to
+     * draft — so a resubmission starts anew while edits within one episode (and re-reads) do not. While
+     * they are all empty, the key is the plain transition key.
+     */
+    episodeBy: z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/))
+      .min(1)
+      .optional(),
+    /**
+     * A new pass re-reads this far back from the cursor, for changes that became visible late (clock skew,
+     * late commits); the inbox drops what it has seen. A few seconds suits a poll every few seconds.
+     */
+    overlapMs: z.number().int().min(0).max(3_600_000).default(5_000),
+    /** Records per page (per poll call). */
+    pageSize: z.number().int().min(1).max(5_000).default(500),
+    /** Where the first pass starts, ms since the epoch; default the beginning (a full initial load). */
+    since: z.number().int().min(0).optional(),
+    /** How a window is read: `scroll` (XOQL scroll, 2000 rows a call) or `query` (query v2, ≤100 a call). */
+    reader: z.enum(['scroll', 'query']).default('scroll'),
+  })
+  .refine((p) => !p.episodeBy || p.keyBy === 'transition', {
+    message: 'episodeBy needs keyBy: transition (with keyBy: version every change is an event already)',
+    path: ['episodeBy'],
+  });
 
 export type PollParams = z.infer<typeof pollParams>;
 
@@ -96,9 +112,23 @@ function matches(filter: PollParams['filter'], r: Rec): boolean {
   return true;
 }
 
+const shortHash = (value: unknown) =>
+  createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 12);
+
 function stableFilter(filter: PollParams['filter']): string {
-  const entries = Object.entries(filter ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
-  return createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 12);
+  return shortHash(Object.entries(filter ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/**
+ * The inbox key of a matching record. `transition`: once per record and filter — and per episode,
+ * when `episodeBy` names fields and any of them has a value (empty ones keep the plain key, so flows
+ * that add `episodeBy` do not start again for the records already seen).
+ */
+function eventKey(p: PollParams, row: Row, filterKey: string): string {
+  if (p.keyBy !== 'transition') return `${p.object}:${row.id}@${row.time}`;
+  const key = `${p.object}:${row.id}#${filterKey}`;
+  const episode = (p.episodeBy ?? []).map((f) => row.data[f] ?? null);
+  return episode.every((v) => v === null || v === '') ? key : `${key}#${shortHash(episode)}`;
 }
 
 /**
@@ -164,7 +194,7 @@ export function neocrmTriggers(
 
   async function fieldList(p: PollParams): Promise<string[]> {
     const fields = p.fields ?? Object.keys((await api.schema.get(p.object)).fields);
-    return [...new Set(['id', 'updatedAt', ...fields])];
+    return [...new Set(['id', 'updatedAt', ...fields, ...(p.episodeBy ?? [])])];
   }
 
   /** Records at exactly `time` with id > `after` (all when null), in id order, at most `limit` (query v2, spec 4.10). */
@@ -360,10 +390,7 @@ export function neocrmTriggers(
       for (const row of rows) {
         if (!matches(params.filter, row.data)) continue;
         records.push({
-          key:
-            params.keyBy === 'transition'
-              ? `${params.object}:${row.id}#${filterKey}`
-              : `${params.object}:${row.id}@${row.time}`,
+          key: eventKey(params, row, filterKey),
           data: row.data,
           cursor: { time: cursorTime(row.time), id: cursorId(row.id) },
         });

@@ -358,6 +358,8 @@ const OBJECTS: ObjectSpec[] = [
       { apiKey: 'product__c', label: '合同产品', kind: 'lookup', referTo: 'product' },
       { apiKey: 'quantity__c', label: '数量', kind: 'integer' },
       { apiKey: 'approvalComment__c', label: '审批意见', kind: 'textarea', maxLength: 2000 },
+      // The approval that last returned the contract to 草稿: a resubmission is a new episode (scenario 2).
+      { apiKey: 'returnedApprovalNo__c', label: '退回审批单号', kind: 'text', maxLength: 64 },
     ],
   },
   {
