@@ -15,7 +15,6 @@ import { silentLogger } from '../src/core/logger.ts';
 import { SecretBox } from '../src/core/secret-box.ts';
 import { type Hub, startHub } from '../src/hub.ts';
 import { type HttpTargetHandle, startHttpTarget } from '../src/sandbox/http-target/index.ts';
-import { openStore } from '../src/store/open-store.ts';
 
 const BIN = resolve(import.meta.dirname, '..', 'bin', 'qiao.js');
 
@@ -364,90 +363,7 @@ describe('qiao start and qiao sandbox', () => {
   });
 });
 
-describe('qiao demo --once --json', () => {
-  let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'qiao-cli-demo-'));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  // The sandboxes' records after each scene are checked in test/cli-demo.test.ts (in process).
-  it('plays the scenarios (exit 0); a second run on the same folder creates nothing twice', async () => {
-    const first = await qiao(['demo', '--once', '--json', '--port', '0'], dir, { QIAO_MASTER_KEY: '' });
-    assert.equal(first.code, 0, first.stderr);
-    const s1 = JSON.parse(first.stdout);
-    assert.equal(s1.status, 'ok');
-    assert.equal(s1.dataDir, join(dir, '.qiao-demo'));
-    assert.deepEqual(
-      s1.scenarios.map((x: Record<string, unknown>) => ({ ...x, elapsedMs: 0 })),
-      [
-        ['contract-approval', 1, { wecom: 2, kingdee: 1, neocrm: 1 }],
-        ['receipt-to-crm', 2, { neocrm: 2, dingtalk: 2 }],
-        ['payment-confirmation', 2, { kingdee: 1, dingtalk: 2 }],
-        ['expense-reimbursement', 1, { kingdee: 1, wecom: 2 }],
-        ['project-initiation', 1, { wecom: 2, kingdee: 1, neocrm: 1 }],
-      ].map(([scenario, runs, written]) => ({
-        scenario,
-        status: 'ok',
-        runs,
-        written,
-        duplicates: 0,
-        elapsedMs: 0,
-        problems: [],
-      })),
-    );
-    assert.ok(s1.notInThisDemoYet.includes('customer-sync'));
-
-    const second = await qiao(['demo', '--once', '--json', '--port', '0'], dir, { QIAO_MASTER_KEY: '' });
-    assert.equal(second.code, 0, second.stderr);
-    const s2 = JSON.parse(second.stdout);
-    assert.equal(s2.status, 'ok');
-    assert.deepEqual(
-      s2.scenarios.map((x: Record<string, unknown>) => [x.scenario, x.runs, x.written, x.duplicates]),
-      [
-        ['contract-approval', 0, {}, 1],
-        ['receipt-to-crm', 0, {}, 1],
-        ['payment-confirmation', 0, {}, 1],
-        ['expense-reimbursement', 0, {}, 1],
-        ['project-initiation', 0, {}, 1],
-      ],
-    );
-
-    const store = await openStore({ dataDir: join(dir, '.qiao-demo') });
-    try {
-      for (const [flowId, n] of [
-        ['contract-approval', 1],
-        ['receipt-to-crm', 2],
-        ['expense-reimbursement', 1],
-      ] as const) {
-        const runs = await store.listRuns({ flowId, limit: 1000 });
-        assert.equal(runs.length, n, `${flowId}: runs over both demo runs`);
-        assert.equal(new Set(runs.map((r) => r.eventKey)).size, n);
-        assert.ok(runs.every((r) => r.status === 'completed'));
-      }
-      assert.equal((await store.listDeadLetters({})).length, 0);
-      assert.deepEqual(await store.verifyAudit(), {
-        ok: true,
-        count: (await store.listAudit({ limit: 10_000 })).length,
-      });
-    } finally {
-      await store.close();
-    }
-  });
-
-  it('without --json, each step live, a summary table and what is not in the demo yet', async () => {
-    const r = await qiao(['demo', '--once', '--port', '0', '--data-dir', 'table-demo'], dir, {
-      QIAO_MASTER_KEY: '',
-    });
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /▶ 合同审批 — Neocrm contract → WeCom approval → Kingdee sales order\n/);
-    assert.match(r.stdout, / {2}· WeCom approval \d+: 李娜 \(sales director\) agrees\n/);
-    assert.match(r.stdout, /SCENARIO +STATUS +RUNS +WRITTEN +DUPLICATES +MS\n/);
-    assert.match(r.stdout, /contract-approval +ok +1 +wecom 2 · kingdee 1 · neocrm 1 +0 +\d+\n/);
-    assert.match(r.stdout, /expense-reimbursement +ok +1 +kingdee 1 · wecom 2 +0 +\d+\n/);
-    assert.match(r.stdout, /Not in this demo yet: .*customer-sync/);
-  });
-});
+// `qiao demo --once [--json]` as a process: test/cli-demo.test.ts.
 
 describe('README.md', () => {
   const readme = readFileSync(resolve(import.meta.dirname, '..', 'README.md'), 'utf8');

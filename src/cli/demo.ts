@@ -1,15 +1,17 @@
 /**
- * `qiao demo` (`npm run demo`): the seed scenarios end to end on a fresh machine, with no network and no
- * configuration. It starts every sandbox and a hub with an embedded store in `.qiao-demo/`, points the
- * connections of flows/qiao.example.yaml (kingdee, neocrm, wecom, dingtalk) at the sandboxes, loads the
- * shipped flows and plays the people at work (src/cli/demo/): each step is printed as it happens, then a
- * summary table and the URLs to look at; it keeps running until Ctrl-C.
+ * `qiao demo` (`npm run demo`): every shipped scenario end to end on a fresh machine, with no network and
+ * no configuration. It starts every sandbox and a hub with an embedded store in `.qiao-demo/`, points the
+ * connections of flows/qiao.example.yaml (kingdee, neocrm, wecom, dingtalk, hub, files — the exchange
+ * folder `.qiao-demo/exchange/`) at the sandboxes, loads the shipped flows and plays the people at work
+ * (src/cli/demo/): each step is printed as it happens, then a summary table and where to look; it keeps
+ * running until Ctrl-C.
  *
  * `--once` stops after the summary and exits 0 only when every scenario left the sandboxes' records as
  * expected; `--json` prints the summary as one JSON object. A second run on the same folder creates
- * nothing twice: every scenario's events are already in the store's inbox.
+ * nothing twice: every scenario's events are already in the store's inbox (and its files in the
+ * exchange folder).
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createLogger } from '../core/logger.ts';
 import { runScenarioDemo, SCENES, type ScenarioDemo, type ScenarioDemoSummary } from './demo/run.ts';
 import { CliError, positiveInt, say, table } from './output.ts';
@@ -86,7 +88,6 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
         say(`Every scenario was already played on ${dataDir}: nothing was created twice.`);
         say(`(Remove ${dataDir} to play them afresh.)`);
       }
-      say(`Not in this demo yet: ${summary.notInThisDemoYet.join(', ')}.`);
     }
     for (const s of summary.scenarios) {
       for (const p of s.problems) process.stderr.write(`demo: ${s.scenario}: ${p}\n`);
@@ -98,9 +99,11 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     say('Look at:');
     say(`  runs          ${u}/api/runs`);
     say(`  flows         ${u}/api/flows`);
+    say(`  reviews       ${u}/api/reviews`);
     say(`  dead letters  ${u}/api/dead-letters`);
     say(`  metrics       ${u}/metrics`);
     say(`  the API       ${u}/api/openapi.json`);
+    say(`  files         ${join(dataDir, 'exchange')} (outbox/, inbox/, results/)`);
     say();
     say('The partner sandboxes are running too (base URLs and credentials: `qiao sandbox` prints them):');
     for (const [system, d] of Object.entries(demo.sandboxes.describe())) {

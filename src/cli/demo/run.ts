@@ -5,8 +5,11 @@
 import { createLogger, type Logger } from '../../core/logger.ts';
 import { type Hub, startHub } from '../../hub.ts';
 import { type Sandboxes, startSandboxes } from '../../sandbox/index.ts';
+import { ALERT_FLOWS, playAlerts } from './alerts.ts';
 import { CONTRACT_FLOW, playContractApproval } from './contract-approval.ts';
+import { playCustomerSync, SYNC_FLOWS } from './customer-sync.ts';
 import { EXPENSE_FLOWS, playExpenseReimbursement } from './expense-reimbursement.ts';
+import { FILE_FLOWS, playFileCustomers } from './file-customers.ts';
 import { PAYMENT_FLOWS, playPaymentConfirmation } from './payment-confirmation.ts';
 import { PROJECT_FLOW, playProjectInitiation } from './project-initiation.ts';
 import { playReceiptToCrm, RECEIPT_FLOW } from './receipt-to-crm.ts';
@@ -44,10 +47,25 @@ export const SCENES: Scene[] = [
     flows: [PROJECT_FLOW],
     play: playProjectInitiation,
   },
+  {
+    id: 'alerts',
+    title: '告警 — Kingdee stock below safety stock, approvals past their SLA → DingTalk group robot',
+    flows: ALERT_FLOWS,
+    play: playAlerts,
+  },
+  {
+    id: 'file-customers',
+    title: '文件导入导出 — Kingdee customers → Excel; a GBK CSV of dealers → Neocrm, with a result file',
+    flows: FILE_FLOWS,
+    play: playFileCustomers,
+  },
+  {
+    id: 'customer-sync',
+    title: '客户同步 — Neocrm account ⇄ Kingdee customer, both ways, with the review queue',
+    flows: SYNC_FLOWS,
+    play: playCustomerSync,
+  },
 ];
-
-/** Scenarios whose flows ship but which this demo does not play yet. */
-export const NOT_YET = ['project-initiation', 'customer-sync', 'alerts', 'file-customers'];
 
 export interface ScenarioDemoSummary {
   status: 'ok' | 'failed';
@@ -55,7 +73,6 @@ export interface ScenarioDemoSummary {
   hub: string;
   dataDir: string;
   scenarios: SceneSummary[];
-  notInThisDemoYet: string[];
 }
 
 export interface ScenarioDemo {
@@ -89,6 +106,7 @@ export async function runScenarioDemo(opts: {
     hub = await startDemoHub(opts.dataDir, opts.port ?? 0, log);
     let current = '';
     const ctx = await wire(hub, sandboxes, (line) => opts.step?.(current, line));
+    ctx.dataDir = opts.dataDir;
     const scenarios: SceneSummary[] = [];
     for (const scene of SCENES) {
       current = scene.id;
@@ -103,7 +121,6 @@ export async function runScenarioDemo(opts: {
         hub: h.url!,
         dataDir: opts.dataDir,
         scenarios,
-        notInThisDemoYet: NOT_YET,
       },
       hub: h,
       sandboxes,

@@ -33,6 +33,8 @@ export interface DemoContext {
   playedBefore(flowId: string): Promise<boolean>;
   /** A line of live progress. */
   step(line: string): void;
+  /** The demo's data folder (set by run.ts): scenes keep their files in it, beside the store. */
+  dataDir?: string;
 }
 
 export interface SceneResult {
