@@ -120,8 +120,8 @@ export interface ConnectHubOptions {
    */
   kingdeePush?: { forms: string[]; operations: string[] };
   /**
-   * WeCom's callback delivery: a short timeout and quick retries (default 2 s, 50 ms × 3) rather than
-   * WeCom's own 5 s and minutes, so a lost delivery is retried while a test or the demo waits.
+   * The WeCom sandbox's callback delivery: a short timeout and quick retries (default 2 s, 50 ms × 3)
+   * rather than its seeded 5 s and 1–4 s, so a failed delivery is retried while a test or the demo waits.
    */
   wecomDelivery?: { timeoutMs: number; retryDelaysMs: number[] };
   /** Who the audit log names for the connections and flows saved. Default `sandbox`. */
