@@ -12,10 +12,8 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ActionContext, ActionSpec } from '../../core/connector.ts';
 import { PermanentError, QiaoError, RateLimitedError } from '../../core/errors.ts';
-import type { Logger } from '../../core/logger.ts';
 import type { DingtalkClient, Json } from './client.ts';
 import { getUser } from './directory.ts';
-import { Suppressor, summaryText } from './suppress.ts';
 
 const shortHash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 32);
 
@@ -114,40 +112,14 @@ function robotMessage(v: {
   return base;
 }
 
+// A storm of alerts becomes one message through the step option `suppress` (docs/flows.md,
+// "Suppression"), kept by the engine in the store for every connector; robot.send is a plain post.
 const robotSendInput = z
   .object({
     robot: z.string().min(1),
     ...robotMessageFields,
-    /**
-     * Alert suppression (suppress.ts): the first message of a key is posted and opens a window of
-     * `windowMs`; the others of that key are held back and summed up in one summary when it ends.
-     */
-    suppress: z
-      .object({
-        key: z.string().min(1),
-        windowMs: z
-          .number()
-          .int()
-          .min(1_000)
-          .max(7 * 86_400_000),
-        count: z.number().int().positive().optional(),
-      })
-      .optional(),
   })
   .refine((v) => v.text || v.markdown || v.message, 'one of text, markdown or message');
-
-/** The words of a robot message, for a summary's "last one was…". */
-function messageText(v: {
-  text?: string;
-  markdown?: { title: string; text: string };
-  message?: Json;
-}): string {
-  if (v.text) return v.text;
-  if (v.markdown) return `${v.markdown.title}：${v.markdown.text}`;
-  const m = v.message ?? {};
-  const body = (m[String(m.msgtype ?? '')] ?? {}) as Json;
-  return String(body.content ?? body.text ?? body.title ?? JSON.stringify(m));
-}
 
 const robotReplyInput = z
   .object({
@@ -375,27 +347,7 @@ function sessionGone(err: unknown): boolean {
   );
 }
 
-/** The suppressor of a connection's robots: summaries are posted by the same robot, as text. */
-export function robotSuppressor(client: DingtalkClient, log?: Logger): Suppressor {
-  return new Suppressor({
-    async sendSummary(s) {
-      await client.robotSend(s.robot, {
-        msgtype: 'text',
-        text: { content: summaryText(s) },
-        msgUuid: `qiao-${shortHash(`summary:${s.robot}:${s.key}:${s.openedAt}`)}`,
-      });
-    },
-    onError(err, s) {
-      log?.warn('alert summary not sent', { robot: s.robot, key: s.key, error: (err as Error).message });
-    },
-  });
-}
-
-export function dingtalkActions(
-  client: DingtalkClient,
-  memo: Memo,
-  suppressor: Suppressor = robotSuppressor(client),
-): Record<string, ActionSpec> {
+export function dingtalkActions(client: DingtalkClient, memo: Memo): Record<string, ActionSpec> {
   const robotWindows = new Map<string, number[]>();
 
   const noticeSend: ActionSpec<z.infer<typeof noticeInput>> = {
@@ -468,35 +420,13 @@ export function dingtalkActions(
           },
         });
       }
-      const decision = v.suppress
-        ? suppressor.admit(v.robot, v.suppress, ctx.idempotencyKey, messageText(v as never))
-        : undefined;
-      if (decision && !decision.send) {
-        return {
-          output: {
-            robot: v.robot,
-            suppressed: true,
-            key: decision.key,
-            suppressedSoFar: decision.suppressed,
-            windowEndsAt: decision.windowEndsAt,
-          },
-        };
-      }
       const message = robotMessage(v as never);
       // The documented idempotency key (D11): a retry of this step is not posted twice.
       message.msgUuid = `qiao-${shortHash(ctx.idempotencyKey)}`;
       await client.robotSend(v.robot, message, ctx.signal);
       window.push(now);
       robotWindows.set(v.robot, window);
-      if (decision && v.suppress) suppressor.sent(v.robot, v.suppress, ctx.idempotencyKey, decision);
-      return {
-        output: {
-          robot: v.robot,
-          msgUuid: message.msgUuid,
-          sentAt: now,
-          ...(decision ? { suppressed: false, key: decision.key, windowEndsAt: decision.windowEndsAt } : {}),
-        },
-      };
+      return { output: { robot: v.robot, msgUuid: message.msgUuid, sentAt: now } };
     },
   };
 

@@ -3,14 +3,13 @@
  * approvals, interactive cards and users, with Stream-mode or HTTP ingress (docs/connectors/dingtalk.md).
  */
 import type { Connector, ConnectorDescriptor, InboundEvent } from '../../core/connector.ts';
-import { dingtalkActions, Memo, robotSuppressor } from './actions.ts';
+import { dingtalkActions, Memo } from './actions.ts';
 import { DingtalkClient } from './client.ts';
 import { UserDirectory } from './directory.ts';
 import { dingtalkHooks, type IngressStats, RecentKeys } from './hooks.ts';
 import { dingtalkSchema } from './schema.ts';
 import { DINGTALK_SECRET_FIELDS, type DingtalkSettings, dingtalkSettings } from './settings.ts';
 import { StreamClient, type StreamClientOptions } from './stream-client.ts';
-import type { Suppressor } from './suppress.ts';
 import { dingtalkTriggers, reconcileApprovals } from './triggers.ts';
 
 export type { DingtalkSettings } from './settings.ts';
@@ -23,8 +22,6 @@ export interface DingtalkConnector extends Connector {
   stats: IngressStats;
   /** The running Stream client, once `ingress.start` was called. */
   stream?: StreamClient;
-  /** Alert suppression windows of `robot.send` (suppress.ts); `close()` flushes their summaries. */
-  suppressor: Suppressor;
   /** For waits whose approval event never came (DESIGN.md, "Durable waits"). */
   reconcileApprovals(processInstanceIds: string[], signal?: AbortSignal): Promise<InboundEvent[]>;
 }
@@ -44,11 +41,9 @@ export function createDingtalkConnector(
   const stats: IngressStats = { received: 0, delivered: 0, duplicates: 0, rejected: 0 };
   const hooks = dingtalkHooks(ctx.settings, directory, stats, new RecentKeys());
   const delivered = new RecentKeys();
-  const suppressor = robotSuppressor(client, log);
   const connector: DingtalkConnector = {
     client,
     stats,
-    suppressor,
     async check() {
       await client.token('oapi');
       await client.token('api');
@@ -61,7 +56,7 @@ export function createDingtalkConnector(
         detail: `app ${ctx.settings.appKey} (agent ${ctx.settings.agentId}): tokens on both API hosts ok, ingress ${ctx.settings.ingress}`,
       };
     },
-    actions: dingtalkActions(client, new Memo(), suppressor),
+    actions: dingtalkActions(client, new Memo()),
     triggers: dingtalkTriggers(client),
     schema: dingtalkSchema,
     hooks,
@@ -92,8 +87,6 @@ export function createDingtalkConnector(
     },
     async close() {
       await connector.stream?.stop();
-      // Alert summaries held for windows still open are sent now rather than lost (suppress.ts).
-      await suppressor.flush();
     },
   };
   return connector;
