@@ -31,8 +31,8 @@ const FIRST: Array<[string, number, Record<string, number>]> = [
   ['payment-confirmation', 2, { kingdee: 1, dingtalk: 2 }],
   ['expense-reimbursement', 1, { kingdee: 1, wecom: 2 }],
   ['project-initiation', 1, { wecom: 2, kingdee: 1, neocrm: 1 }],
-  // 2 stock messages and 1 SLA escalation in the group, 8 SLA reminders to 杨帆.
-  ['alerts', 11, { dingtalk: 11 }],
+  // In the group 2 stock messages, 1 SLA escalation and 2 summaries; 8 SLA reminders to 杨帆.
+  ['alerts', 11, { dingtalk: 13 }],
   // The workbook and the result file; one account from the dealer list.
   ['file-customers', 2, { files: 2, neocrm: 1 }],
   // The link of 11 customers (one new to Kingdee), a new account, a credit limit, a resolved review;
@@ -138,6 +138,7 @@ describe('the scenario demo, in process', () => {
       has(/^payment-confirmation: 赵敏/);
       has(/^customer-sync: review [\w-]+ in the queue \(GET \/api\/reviews\): address was /);
       has(/^alerts: the group hears once \(审批超时告警 @杨帆\); the other 7 are held back/);
+      has(/^alerts: when the windows end .*: 【告警汇总】审批超时 1 小时内另有 7 条审批超时告警未单独发送/);
       has(/^file-customers: each row's outcome .* is in .*results\/dealers-202603\.csv\.result\.csv$/);
       const got = await records(first, dir);
       // One audited order for 康宁医药 (C0005), its number (SO-<contract code>) back on the contract.
@@ -185,12 +186,14 @@ describe('the scenario demo, in process', () => {
         [CUSTOMERS.length + 2, CUSTOMERS.length + 2],
         'Kingdee customers, CRM accounts',
       );
-      // Alerts: the shortage, the new shortage at once, one escalation for eight overdue approvals.
-      assert.deepEqual(got.group, [
+      // Alerts: the shortage, the new shortage at once, one escalation for eight overdue approvals; when
+      // the windows end, a summary of the escalations held back and one of the shortage found again.
+      assert.deepEqual(got.group.slice(0, 3), [
         '#### 库存预警：2 种物料低于安全库存',
         '#### 库存预警：3 种物料低于安全库存',
         '#### 审批超时告警',
       ]);
+      assert.deepEqual(got.group.slice(3).sort(), ['#### 【告警汇总】审批超时', '#### 【告警汇总】库存预警']);
       assert.equal(got.reminders, 8);
       assert.deepEqual(got.files, {
         outbox: 1,

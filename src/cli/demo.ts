@@ -83,8 +83,8 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     else {
       say();
       say(summaryTable(summary));
-      say();
       if (summary.scenarios.every((s) => s.runs === 0 && s.duplicates > 0)) {
+        say();
         say(`Every scenario was already played on ${dataDir}: nothing was created twice.`);
         say(`(Remove ${dataDir} to play them afresh.)`);
       }
