@@ -132,9 +132,9 @@ export async function playCustomerSync(ctx: DemoContext): Promise<SceneResult> {
 
   // 1. The first polls read every customer of both systems from the beginning. Loaded one after the
   //    other, so each customer is linked by one run and the other direction sees it agreed. Kingdee's
-  //    first: its poll then reads the customers as seeded and moves its cursor past them (a customer
-  //    first read after the link's write would leave the cursor before the seeds, inside the poll's
-  //    overlap window, and a later demo run's fresh sandbox would be read again from the start).
+  //    first: its poll then reads the customers as seeded and moves its cursor past them. Read only
+  //    after the link wrote them, they would be stamped within the poll's overlap window, the cursor
+  //    would stay before them, and a later demo run would read its fresh sandbox's seeds as changes.
   ctx.step('the first polls link the customers Kingdee and Neocrm already have');
   const nCustomers = (await customers()).length;
   await ctx.load(TO_CRM);
