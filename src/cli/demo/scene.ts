@@ -8,14 +8,11 @@
  * fresh sandboxes whose seeded ids match, so each scene's trigger event is already in the inbox and the
  * scene writes nothing (a duplicate), exactly like the interim demo's second run.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Hub } from '../../hub.ts';
+import { connectHub } from '../../sandbox/connect-hub.ts';
 import type { Sandboxes } from '../../sandbox/index.ts';
-import type { RunRow, RunStatus, StepRow } from '../../store/store.ts';
 
-const FLOWS_DIR = join(import.meta.dirname, '..', '..', '..', 'flows');
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { waitFor, waitRun } from '../../sandbox/connect-hub.ts';
 
 type Json = Record<string, any>;
 
@@ -63,112 +60,17 @@ export interface SceneSummary {
   problems: string[];
 }
 
-/** JSON to an admin surface; throws on a non-2xx answer. */
-async function call(url: string, body?: unknown, method?: string): Promise<Json> {
-  const verb = method ?? (body === undefined ? 'GET' : 'POST');
-  const res = await fetch(url, {
-    method: verb,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${verb} ${url} → ${res.status} ${text}`);
-  return text ? JSON.parse(text) : {};
-}
-
-/** Waits on a condition over the sandboxes' state (15 s at most). */
-export async function waitFor(what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await wait(20);
-  }
-}
-
-/** Waits on state until the run picked by `which` has one of `statuses` (20 s at most). */
-export async function waitRun(
-  hub: Hub,
-  flowId: string,
-  which: string | ((r: RunRow) => boolean),
-  statuses: RunStatus[],
-  ms = 20_000,
-): Promise<{ run: RunRow; steps: StepRow[] }> {
-  const pick = typeof which === 'string' ? (r: RunRow) => Boolean(r.eventKey?.startsWith(which)) : which;
-  const prefix = typeof which === 'string' ? which : 'the awaited event';
-  const end = Date.now() + ms;
-  for (;;) {
-    const runs = await hub.store.listRuns({ flowId, limit: 10_000 });
-    const run = runs.find(pick);
-    const got = run && (await hub.store.getRun(run.id));
-    if (got && statuses.includes(got.run.status)) return got;
-    if (Date.now() > end) {
-      throw new Error(`${flowId}: the run of ${prefix} is ${got?.run.status ?? 'not started'}`);
-    }
-    await wait(25);
-  }
-}
-
-/** Points the conventional connections at the sandboxes and the WeCom callback at the hub. */
+/** Points the conventional connections at the sandboxes and their callbacks at the hub (connect-hub.ts). */
 export async function wire(hub: Hub, sandboxes: Sandboxes, step: (l: string) => void): Promise<DemoContext> {
-  const h = sandboxes.handles;
-  const kd = h.kingdee!;
-  const neo = h.neocrm!;
-  const wc = h.wecom!;
-  const dt = h.dingtalk!;
-  const limits = { rate: { perSecond: 500, burst: 500 } };
-  const save = (id: string, settings: Json) =>
-    hub.connections.save({ id, type: id, settings, limits, origin: 'api' }, 'demo');
-  await save('kingdee', { baseUrl: kd.baseUrl, ...(kd.credentials as Json) });
-  await save('neocrm', {
-    baseUrl: neo.baseUrl,
-    ...(neo.credentials as Json),
-    // As flows/qiao.example.yaml lists them: the standard objects and the tenant's project__c.
-    objects: [
-      'account',
-      'contact',
-      'opportunity',
-      'contract',
-      'order',
-      'product',
-      'paymentApplicationPlan',
-      'paymentApplication',
-      'project__c',
-    ],
-  });
-  await save('wecom', { baseUrl: wc.baseUrl, ...(wc.credentials as Json) });
-  await save('dingtalk', {
-    ...(dt.credentials as Json),
-    oapiUrl: dt.urls.oapi,
-    apiUrl: dt.urls.api,
-    ingress: 'stream',
-  });
+  const w = await connectHub(hub, sandboxes.handles, { actor: 'demo' });
   const ctx: DemoContext = {
-    hub,
+    ...w,
     startedAt: Date.now(),
-    crm: (p, b, m) => call(`${neo.urls.admin}${p}`, b, m),
-    wecom: (p, b) => call(`${wc.baseUrl}/__sandbox/${p}`, b),
-    erp: (p, b, m) => call(`${kd.urls.admin}${p}`, b, m),
-    ding: (m, p, b) =>
-      (dt as unknown as { admin(m: string, p: string, b?: unknown): Promise<Json> }).admin(m, p, b),
-    load: (name) => loadFlow(hub, name),
     playedBefore: async (flowId) =>
       (await hub.store.listRuns({ flowId, limit: 10_000 })).some((r) => r.startedAt < ctx.startedAt),
     step,
   };
-  await ctx.wecom('callback-settings', { timeoutMs: 2_000, retryDelaysMs: [50, 50, 50] });
-  await waitFor(
-    'the DingTalk Stream connection',
-    async () => (await ctx.ding('GET', '/__sandbox/stream')).connections.length === 1,
-  );
-  const cb = await ctx.wecom('callback', { url: `${hub.url}/hooks/wecom/wecom` });
-  if (!cb.ok) throw new Error('the WeCom sandbox did not accept the hub as its callback URL');
   return ctx;
-}
-
-/** Loads a shipped flow template as `qiao start --config flows/qiao.example.yaml` would. */
-export async function loadFlow(hub: Hub, name: string): Promise<void> {
-  const text = readFileSync(join(FLOWS_DIR, `${name}.yaml`), 'utf8');
-  await hub.saveFlow(text, `flows/${name}.yaml`, 'config', 'demo');
 }
 
 /** Plays one scene and sums it up; a thrown error is a failed scene, not a crashed demo. */
