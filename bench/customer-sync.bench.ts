@@ -72,13 +72,15 @@ try {
   await save('hub', 'qiao', {});
   await save('qiao-api', 'http', { baseUrl: `${hub.url}/api/` });
   const loadPoll = (text: string) => hub.saveFlow(text, `flows/${POLL}.yaml`, 'config', 'bench');
-  const pushFlow = await hub.saveFlow(
+  // The push flow reads its webhook secret from the hub's environment (`${QIAO_NEOCRM_PUSH_SECRET}`).
+  const secret = randomBytes(24).toString('hex');
+  process.env.QIAO_NEOCRM_PUSH_SECRET = secret;
+  await hub.saveFlow(
     readFileSync(join(FLOWS_DIR, `${PUSH}.yaml`), 'utf8'),
     `flows/${PUSH}.yaml`,
     'config',
     'bench',
   );
-  const secret = pushFlow.trigger.type === 'webhook' ? (pushFlow.trigger.secret ?? '') : '';
   const { utcOffsetMinutes } = (await erp('state')).clock;
 
   /** Kingdee's customers by number. */

@@ -24,8 +24,16 @@ export async function registerHooks(app: FastifyInstance, hub: Hub): Promise<voi
     }
     const t = flow.definition.trigger;
     if (t.secret) {
+      const secret = webhookSecret(t.secret);
+      if (!secret.ok) {
+        hub.log.error('webhook refused: its secret is not configured', { flow: flowId, env: secret.env });
+        return reply.code(503).send({
+          error: 'secret_unset',
+          message: `flow '${flowId}' takes its webhook secret from the environment variable ${secret.env}, which is not set on this hub`,
+        });
+      }
       const given = Buffer.from(String(req.headers['x-qiao-secret'] ?? ''));
-      const want = Buffer.from(t.secret);
+      const want = Buffer.from(secret.value);
       if (given.length !== want.length || !timingSafeEqual(given, want)) {
         hub.log.warn('webhook refused: bad secret', { flow: flowId, ip: req.ip });
         return reply
@@ -95,6 +103,21 @@ export async function registerHooks(app: FastifyInstance, hub: Hub): Promise<voi
   };
   app.route({ method: ['GET', 'POST'], url: '/:type/:connectionId', handler: connectorHook });
   app.route({ method: ['GET', 'POST'], url: '/:type/:connectionId/*', handler: connectorHook });
+}
+
+/**
+ * A webhook trigger's secret: written in the flow file as `${NAME}` it is read from the hub's
+ * environment at each request, so the value is in neither the flow file nor the store (flow files are
+ * kept in version control and stored as they are); any other text is the secret itself.
+ */
+export function webhookSecret(
+  declared: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { ok: true; value: string } | { ok: false; env: string } {
+  const ref = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(declared);
+  if (!ref) return { ok: true, value: declared };
+  const value = env[ref[1]];
+  return value ? { ok: true, value } : { ok: false, env: ref[1] };
 }
 
 function rawBody(req: FastifyRequest): Buffer {
