@@ -405,6 +405,18 @@ steps:
     const names = () =>
       [...target.items.values()].sort((a, b) => Number(a.id) - Number(b.id)).map((i) => String(i.name));
 
+    /** Ends a suppression window with nothing held back now, and waits for its timer to close it. */
+    async function endEmpty(window: string) {
+      assert.equal((await hub.store.getSuppressWindow(window))?.status, 'open');
+      await hub.store.rescheduleTimer(`suppress:${window}`, Date.now());
+      hub.engine.kick();
+      const end = Date.now() + 10_000;
+      while ((await hub.store.getSuppressWindow(window))?.status === 'open' && Date.now() < end)
+        await wait(20);
+      // Closed by its timer, which sends a summary only after reading what the window held back.
+      assert.equal((await hub.store.getSuppressWindow(window))?.messages, 0);
+    }
+
     it('suppresses a storm: one message, the rest held back and counted, one summary when the window ends — after a restart', async () => {
       await hub.saveFlow(
         `id: storm
@@ -480,6 +492,18 @@ steps:
       const sent = await until(next.runIds[0], ['completed']);
       assert.equal((sent.steps[1].output as { went: string }).went, 'sent');
       assert.equal(names().filter((x) => x.startsWith('alert disk')).length, 2);
+      const opened = (await hub.store.listAudit({ limit: 10_000 })).find(
+        (a) => a.action === 'notify:target.request' && a.detail.runId === next.runIds[0],
+      );
+      const fresh = (opened?.detail.suppress as { key: string; window: string }).window;
+      assert.notEqual(fresh, out.window);
+      await endEmpty(fresh);
+      await hub.engine.drain();
+      assert.equal(names().filter((x) => x.startsWith('summary disk')).length, 1, 'no second summary');
+      assert.equal(
+        (await hub.store.listAudit({ limit: 10_000 })).filter((a) => a.target === `suppress:${fresh}`).length,
+        0,
+      );
     });
 
     it('suppresses escalations of wait timers the same way', async () => {

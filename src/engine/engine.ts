@@ -562,8 +562,9 @@ export class Engine {
     if (!spec) return;
     const ctx = { ...runContext(got.run, got.steps, flow, step.idx), wait: step.input };
     const input = await evaluateTemplate(spec.input, ctx);
+    let suppress: { key: string; window: string } | undefined;
     if (spec.suppress) {
-      const held = await holdBack(
+      const d = await holdBack(
         this.store,
         spec.suppress,
         { connection: spec.connection, action: spec.action, input, idempotencyKey: t.id },
@@ -576,10 +577,11 @@ export class Engine {
           timer: index,
         },
       );
-      if (held) {
-        await this.store.appendAudit([held.audit]);
+      if (d.held) {
+        await this.store.appendAudit([d.audit]);
         return;
       }
+      suppress = { key: d.key, window: d.window };
     }
     await this.connections.call(spec.connection, spec.action, input, {
       idempotencyKey: `${t.id}`,
@@ -591,7 +593,7 @@ export class Engine {
         actor: `flow:${flow.id}`,
         action: `notify:${spec.connection}.${spec.action}`,
         target: `run:${t.runId}`,
-        detail: { timer: t.id },
+        detail: { timer: t.id, ...(suppress ? { suppress } : {}) },
       },
     ]);
   }

@@ -160,15 +160,18 @@ export class StepExecutor {
     // A replayed or retried step keeps the input it was first given (or the one a person edited).
     const input = step.input !== undefined ? step.input : await evaluateTemplate(def.input, ctx);
     try {
+      // A message that opened a suppression window names it in its audit row.
+      let suppress: { key: string; window: string } | undefined;
       if (def.suppress) {
-        const held = await holdBack(
+        const d = await holdBack(
           this.store,
           def.suppress,
           { connection: def.connection, action: def.action, input, idempotencyKey: step.idempotencyKey },
           ctx,
           { flowId: run.flowId, flowVersion: run.flowVersion, runId: run.id, stepIdx: step.idx },
         );
-        if (held) return { type: 'done', status: 'completed', input, output: held.output, audit: held.audit };
+        if (d.held) return { type: 'done', status: 'completed', input, output: d.output, audit: d.audit };
+        suppress = { key: d.key, window: d.window };
       }
       const r = await this.connections.call(def.connection, def.action, input, {
         idempotencyKey: step.idempotencyKey,
@@ -194,7 +197,12 @@ export class StepExecutor {
           target: links.length
             ? links.map((l) => `${l.connection}/${l.object}/${l.externalId}`).join(',')
             : `${def.connection}`,
-          detail: { runId: run.id, step: def.id, idempotencyKey: step.idempotencyKey },
+          detail: {
+            runId: run.id,
+            step: def.id,
+            idempotencyKey: step.idempotencyKey,
+            ...(suppress ? { suppress } : {}),
+          },
         },
       };
     } catch (err) {

@@ -39,17 +39,21 @@ export function suppressScope(connection: string, input: unknown): string {
 }
 
 /**
- * Asks the store whether a message is sent or held back. Returns the held-back output and its audit
- * row, or undefined when the message is to be sent (it opened its window, or it is a retry of one that
- * did: the same idempotency key gets the same decision).
+ * What the store decided: held back (the step's output and audit row), or to be sent — the message
+ * opened its window, or is a retry of one that did (the same idempotency key gets the same decision).
  */
+export type SuppressOutcome =
+  | { held: true; output: HeldBack; audit: AuditInput }
+  | { held: false; key: string; window: string };
+
+/** Asks the store whether a message is sent or held back. */
 export async function holdBack(
   store: Store,
   s: SuppressDef,
   call: { connection: string; action: string; input: unknown; idempotencyKey: string },
   ctx: ExprContext,
   origin: SuppressOrigin,
-): Promise<{ output: HeldBack; audit: AuditInput } | undefined> {
+): Promise<SuppressOutcome> {
   const key = await suppressKey(s, ctx);
   const count = await suppressCount(s, ctx);
   const d: SuppressDecision = await store.decideSuppression({
@@ -61,8 +65,9 @@ export async function holdBack(
     message: call.input,
     origin,
   });
-  if (d.send) return undefined;
+  if (d.send) return { held: false, key, window: d.windowId };
   return {
+    held: true,
     output: { suppressed: true, key, window: d.windowId, windowEndsAt: d.endsAt, heldBack: d.heldBack },
     audit: {
       actor: `flow:${origin.flowId}`,

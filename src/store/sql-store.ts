@@ -834,6 +834,11 @@ export class SqlStore implements Store {
     });
   }
 
+  async getSuppressWindow(id: string): Promise<SuppressWindowRow | undefined> {
+    const r = await this.db.get<Row>('SELECT * FROM suppress_windows WHERE id = ?', [id]);
+    return r && toSuppressWindow(r);
+  }
+
   async nextWakeAt(): Promise<number | undefined> {
     const a = await this.db.get<Row>(`SELECT min(available_at) AS t FROM steps WHERE status = 'queued'`);
     const b = await this.db.get<Row>(`SELECT min(due_at) AS t FROM timers WHERE status = 'pending'`);

@@ -768,6 +768,9 @@ export function runStoreSuite(name: string, fixture: () => Promise<StoreFixture>
       assert.equal((await ask(store, `${k}:x`, { key: k, scope: 'wecom/ops' })).send, true, 'scopes apart');
       assert.equal((await ask(store, `${k}:y`, { key: `${k}-other` })).send, true, 'keys apart');
 
+      const open = await store.getSuppressWindow(first.windowId);
+      assert.deepEqual([open?.status, open?.suppressed, open?.messages], ['open', 6, 4]);
+
       // Its summary timer falls due when the window ends (brought forward here).
       await store.rescheduleTimer(`suppress:${first.windowId}`, Date.now() - 1);
       const timers = (await store.claimTimers('t', 100)).filter((t) => t.id === `suppress:${first.windowId}`);

@@ -388,6 +388,8 @@ export interface Store {
   decideSuppression(r: SuppressRequest): Promise<SuppressDecision>;
   /** Closes a window (its summary is being sent): later messages open a new one. Its final figures. */
   closeSuppressWindow(id: string): Promise<SuppressWindowRow | undefined>;
+  /** A window as it stands (diagnostics, tests). */
+  getSuppressWindow(id: string): Promise<SuppressWindowRow | undefined>;
 
   claimTimers(owner: string, limit: number): Promise<TimerRow[]>;
   finishTimer(id: string): Promise<void>;
