@@ -414,33 +414,7 @@ export class SqlStore implements Store {
           ],
         );
         if (r.changes === 0) throw new LeaseLostError(c.stepId);
-        if (c.links?.length) {
-          const run = await tx.get<Row>('SELECT flow_id, link_key FROM runs WHERE id = ?', [c.runId]);
-          let linkKey = run?.link_key ? String(run.link_key) : undefined;
-          for (const l of c.links) {
-            const existing = await this.linkIdTx(tx, l.connection, l.object, l.externalId);
-            linkKey ??= existing ?? randomUUID();
-            await tx.run(
-              `INSERT INTO id_links (connection, object, external_id, link_id, flow_id, run_id, content_hash, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (connection, object, external_id) DO UPDATE SET run_id = excluded.run_id,
-               content_hash = COALESCE(excluded.content_hash, id_links.content_hash), updated_at = excluded.updated_at`,
-              [
-                l.connection,
-                l.object,
-                l.externalId,
-                existing ?? linkKey,
-                run?.flow_id == null ? null : String(run.flow_id),
-                c.runId,
-                c.contentHash ?? null,
-                now,
-                now,
-              ],
-            );
-          }
-          if (!run?.link_key && linkKey)
-            await tx.run('UPDATE runs SET link_key = ? WHERE id = ?', [linkKey, c.runId]);
-        }
+        if (c.links?.length) await this.writeLinks(tx, c, now);
         let claimed: StepRow | undefined;
         if (status === 'waiting' && c.wait) {
           await tx.run(
@@ -999,6 +973,65 @@ export class SqlStore implements Store {
 
   findLinkId(connection: string, object: string, externalId: string): Promise<string | undefined> {
     return this.linkIdTx(this.db, connection, object, externalId);
+  }
+
+  /**
+   * Joins the records a step wrote to its run's link (one entity, one record per system and object):
+   * - a record already linked elsewhere brings its link along: the two links are merged into the run's,
+   *   unless they hold different records of one system and object (then the record keeps its own link);
+   * - several records of one system and object written by one step (a batch) cannot all be the run's
+   *   record: each keeps or gets a link of its own.
+   */
+  private async writeLinks(tx: Db, c: StepCompletion, now: number): Promise<void> {
+    const run = await tx.get<Row>('SELECT flow_id, link_key FROM runs WHERE id = ?', [c.runId]);
+    const flowId = run?.flow_id == null ? null : String(run.flow_id);
+    let runLink = run?.link_key ? String(run.link_key) : undefined;
+    const kinds = new Map<string, number>();
+    for (const l of c.links ?? [])
+      kinds.set(`${l.connection}\0${l.object}`, (kinds.get(`${l.connection}\0${l.object}`) ?? 0) + 1);
+    for (const l of c.links ?? []) {
+      const existing = await this.linkIdTx(tx, l.connection, l.object, l.externalId);
+      let linkId: string;
+      if ((kinds.get(`${l.connection}\0${l.object}`) ?? 0) > 1) linkId = existing ?? randomUUID();
+      else if (!runLink) linkId = runLink = existing ?? randomUUID();
+      else if (existing && existing !== runLink && (await this.mergeLinks(tx, existing, runLink)))
+        linkId = runLink;
+      else linkId = existing ?? runLink;
+      await tx.run(
+        `INSERT INTO id_links (connection, object, external_id, link_id, flow_id, run_id, content_hash, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (connection, object, external_id) DO UPDATE SET run_id = excluded.run_id,
+           content_hash = COALESCE(excluded.content_hash, id_links.content_hash), updated_at = excluded.updated_at`,
+        [l.connection, l.object, l.externalId, linkId, flowId, c.runId, c.contentHash ?? null, now, now],
+      );
+    }
+    if (!run?.link_key && runLink)
+      await tx.run('UPDATE runs SET link_key = ? WHERE id = ?', [runLink, c.runId]);
+  }
+
+  /**
+   * Moves every record of link `from` into link `into`, and the runs still under way or replayable (a
+   * failed run's dead letter) with it, unless the
+   * two hold different records of one system and object (two entities, not one): then nothing changes.
+   */
+  private async mergeLinks(tx: Db, from: string, into: string): Promise<boolean> {
+    const rows = await tx.all<Row>(
+      'SELECT link_id, connection, object, external_id FROM id_links WHERE link_id IN (?, ?)',
+      [from, into],
+    );
+    const held = new Map<string, string>();
+    for (const r of rows.filter((r) => String(r.link_id) === into))
+      held.set(`${r.connection}\0${r.object}`, String(r.external_id));
+    for (const r of rows.filter((r) => String(r.link_id) === from)) {
+      const other = held.get(`${r.connection}\0${r.object}`);
+      if (other !== undefined && other !== String(r.external_id)) return false;
+    }
+    await tx.run('UPDATE id_links SET link_id = ? WHERE link_id = ?', [into, from]);
+    await tx.run(
+      "UPDATE runs SET link_key = ? WHERE link_key = ? AND status IN ('running', 'waiting', 'failed')",
+      [into, from],
+    );
+    return true;
   }
 
   async findExternalId(linkId: string, connection: string, object: string): Promise<string | undefined> {

@@ -161,6 +161,82 @@ export function runStoreSuite(name: string, fixture: () => Promise<StoreFixture>
       assert.equal(ra?.run.status, 'completed');
     });
 
+    it('links: a batch gives each record its own link; a record linked elsewhere merges its link, unless they clash', async () => {
+      /** A run about `source` whose one step writes `links`; the run's link key afterwards. */
+      const runWriting = async (
+        source: { connection: string; object: string; externalId: string },
+        links: { connection: string; object: string; externalId: string }[],
+      ) => {
+        await claimAll('drain');
+        const [out] = await store.ingest({
+          source: source.connection,
+          events: [
+            {
+              key: `links-${randomUUID()}`,
+              type: 'record',
+              data: {},
+              runs: [{ id: randomUUID(), flowId: 'f', flowVersion: 1, source, first: { step: step(0) } }],
+              resumes: [],
+            },
+          ],
+        });
+        const [s] = await claimAll('w');
+        assert.equal(s.runId, out.runIds[0]);
+        await store.completeStep({
+          stepId: s.id,
+          runId: s.runId,
+          owner: 'w',
+          status: 'completed',
+          attempt: { attempt: 1, at: Date.now(), durationMs: 1, outcome: 'completed' },
+          links,
+          next: { finish: 'completed' },
+        });
+        return (await store.getRun(s.runId))!.run.linkKey!;
+      };
+      const u = randomUUID().slice(0, 8);
+      const rec = (connection: string, object: string, id: string) => ({
+        connection,
+        object,
+        externalId: `${id}-${u}`,
+      });
+
+      // A file import writes two accounts in one batch: neither is the file's record, nor each other's.
+      const file = await runWriting(rec('file', 'row', 'dealers.csv'), [
+        rec('crm', 'account', 'N1'),
+        rec('crm', 'account', 'N2'),
+      ]);
+      const n1 = await store.findLinkId('crm', 'account', `N1-${u}`);
+      const n2 = await store.findLinkId('crm', 'account', `N2-${u}`);
+      assert.ok(n1 && n2);
+      assert.notEqual(n1, n2, 'two accounts of one batch are two entities');
+      assert.notEqual(n1, file);
+      assert.equal(await store.findExternalId(file, 'crm', 'account'), undefined);
+
+      // The ERP half saw customer X first (its own link); the CRM half's run about N1 then writes X:
+      // one customer, so the two links become N1's.
+      const xRun = await runWriting(rec('erp', 'BD_Customer', 'X'), []);
+      assert.notEqual(xRun, n1);
+      const n1Run = await runWriting(rec('crm', 'account', 'N1'), [rec('erp', 'BD_Customer', 'X')]);
+      assert.equal(n1Run, n1);
+      assert.equal(await store.findLinkId('erp', 'BD_Customer', `X-${u}`), n1);
+      assert.equal(await store.findExternalId(n1, 'erp', 'BD_Customer'), `X-${u}`);
+      assert.equal(await store.findExternalId(n1, 'crm', 'account'), `N1-${u}`);
+      assert.equal(
+        await store.findExternalId(xRun, 'erp', 'BD_Customer'),
+        undefined,
+        'the old link is empty',
+      );
+
+      // N2's run writes customer Y, then (wrongly) X: X belongs to N1 and N2 already has Y — two
+      // entities, so X stays N1's and nothing is merged.
+      const n2Run = await runWriting(rec('crm', 'account', 'N2'), [rec('erp', 'BD_Customer', 'Y')]);
+      assert.equal(n2Run, n2);
+      await runWriting(rec('crm', 'account', 'N2'), [rec('erp', 'BD_Customer', 'X')]);
+      assert.equal(await store.findLinkId('erp', 'BD_Customer', `X-${u}`), n1);
+      assert.equal(await store.findExternalId(n2, 'erp', 'BD_Customer'), `Y-${u}`);
+      assert.equal(await store.findExternalId(n1, 'crm', 'account'), `N1-${u}`);
+    });
+
     it('claims each queued step once, and takes back a step whose lease ran out', async () => {
       await claimAll('drain');
       await startRuns(30);
