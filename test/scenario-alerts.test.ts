@@ -1,6 +1,7 @@
 /**
  * Scenario 7 end to end (flows/alerts-*.yaml, loaded as shipped): a hub with `kingdee`, `dingtalk`
- * (Stream), `wecom` and `qiao-api` (its own REST API, type http) connections, over real HTTP.
+ * (Stream), `wecom` and `qiao-api` (its own REST API, type http) connections, over real HTTP, started
+ * and wired by test/support/scenario-hub.ts.
  * - stock below safety stock in Kingdee → one DingTalk group message per shortage, the same shortage
  *   held back;
  * - dead letters → one WeCom group message per check; a storm is held back, and one summary follows
@@ -11,20 +12,13 @@
  * are brought forward in the store (time travel), not waited for.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createLogger } from '../src/core/logger.ts';
-import { SecretBox } from '../src/core/secret-box.ts';
-import { type Hub, startHub } from '../src/hub.ts';
-import { connectHub, type HubWiring, waitFor } from '../src/sandbox/connect-hub.ts';
-import { startSandboxes } from '../src/sandbox/index.ts';
 import type { RunRow, RunStatus, StepRow } from '../src/store/store.ts';
+import { type ScenarioHub, startScenarioHub, waitFor } from './support/scenario-hub.ts';
 
 const APPROVER = 'manager4006'; // 杨帆 approves 费用报销 in the sample company
 const FLOWS = ['alerts-stock', 'alerts-failures', 'alerts-approval-sla'];
+const ENDED: RunStatus[] = ['completed', 'failed', 'filtered', 'cancelled'];
 type Rec = Record<string, any>;
 
 /** A test flow whose every run dead-letters: Kingdee refuses a customer without a name. */
@@ -39,69 +33,45 @@ steps:
 `;
 
 describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and WeCom group robots, suppressed)', () => {
-  let dir: string;
-  let sandboxes: Awaited<ReturnType<typeof startSandboxes>>;
-  let hub: Hub;
-  let w: HubWiring;
-  const box = new SecretBox([randomBytes(32)]);
+  /** The hub is `env.hub`: a new one after `env.restart()`. */
+  let env: ScenarioHub<'kingdee' | 'dingtalk' | 'wecom'>;
 
-  /** A hub on the test's data folder, wired to the sandboxes (again, after a restart). */
-  const open = async (): Promise<void> => {
-    hub = await startHub({
-      dataDir: dir,
-      box,
-      port: 0,
-      log: createLogger({}, { level: (process.env.QIAO_LOG as 'warn' | undefined) ?? 'silent' }),
-    });
-    w = await connectHub(hub, sandboxes.handles);
-    await hub.connections.save(
-      { id: 'qiao-api', type: 'http', settings: { baseUrl: `${hub.url}/api/` }, origin: 'api' },
-      'test',
-    );
-    for (const f of FLOWS) await w.load(f);
-    await hub.saveFlow(FAILING, 'failing-sync.yaml', 'api', 'test');
-  };
-  const runsOf = (flowId: string): Promise<RunRow[]> => hub.store.listRuns({ flowId, limit: 1000 });
+  const runsOf = (flowId: string): Promise<RunRow[]> => env.hub.store.listRuns({ flowId, limit: 1000 });
   /** What the DingTalk alerts group saw, oldest first (markdown text, or text). */
   const dingGroup = async (): Promise<string[]> =>
-    (await w.ding('GET', '/__sandbox/robots/alerts/messages')).messages.map(
+    (await env.ding('GET', '/__sandbox/robots/alerts/messages')).messages.map(
       (m: Rec) => m.message.markdown?.text ?? m.message.text?.content,
     );
   /** What the WeCom alerts group saw, oldest first. */
   const wecomGroup = async (): Promise<string[]> =>
-    ((await w.wecom('robots')).robots as Rec[])
+    ((await env.wecom('robots')).robots as Rec[])
       .find((r) => r.name === 'alerts')!
       .messages.map((m: Rec) => m.body.content);
-  const start = async (flowId: string, data: Rec, key?: string): Promise<RunRow> => {
-    const out = await hub.engine.startFlow(flowId, data, key);
-    let run: RunRow | undefined;
-    await waitFor(`${flowId} to end`, async () => {
-      run = (await hub.store.getRun(out.runIds[0]))?.run;
-      return !!run && !['running', 'waiting'].includes(run.status);
-    });
-    return run!;
-  };
+  /** Waits until the run `runId` of `flowId` has one of `statuses`. */
+  const runIn = async (flowId: string, runId: string, statuses: RunStatus[]): Promise<RunRow> =>
+    (await env.waitRun(flowId, (r) => r.id === runId, statuses)).run;
+  /** Starts `flowId` by hand and waits for its run to end. */
+  const start = async (flowId: string, data: Rec, key?: string): Promise<RunRow> =>
+    runIn(flowId, (await env.hub.engine.startFlow(flowId, data, key)).runIds[0], ENDED);
   const stepOf = async (runId: string, name: string): Promise<StepRow> =>
-    (await hub.store.getRun(runId))!.steps.find((s) => s.name === name)!;
-  const untilStatus = async (runId: string, statuses: RunStatus[]) =>
-    waitFor(`run ${runId} in ${statuses}`, async () =>
-      statuses.includes((await hub.store.getRun(runId))!.run.status),
-    );
+    (await env.hub.store.getRun(runId))!.steps.find((s) => s.name === name)!;
   /** Ends a suppression window now: its summary timer falls due (time travel). */
   const endWindow = async (window: string) => {
-    await hub.store.rescheduleTimer(`suppress:${window}`, Date.now());
-    hub.engine.kick();
+    await env.hub.store.rescheduleTimer(`suppress:${window}`, Date.now());
+    env.hub.engine.kick();
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qiao-scenario-alerts-'));
-    sandboxes = await startSandboxes({ only: ['kingdee', 'dingtalk', 'wecom'] });
-    await open();
+    env = await startScenarioHub({
+      name: 'alerts',
+      systems: ['kingdee', 'dingtalk', 'wecom'],
+      own: ['qiao-api'],
+      flows: FLOWS,
+    });
+    await env.hub.saveFlow(FAILING, 'failing-sync.yaml', 'api', 'test');
   });
   after(async () => {
-    await hub?.close();
-    await sandboxes?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await env?.close();
   });
 
   describe('stock below safety stock (DingTalk)', () => {
@@ -135,10 +105,10 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
       assert.equal((await dingGroup()).length, 1, 'nothing new in the group');
 
       // Two robots are shipped out of the warehouse: 六轴工业机器人 drops to 2 (safety stock 5).
-      const inv = (await w.erp('records/STK_Inventory?limit=100')).records.find(
+      const inv = (await env.erp('records/STK_Inventory?limit=100')).records.find(
         (r: Rec) => r.FMaterialId === 'M0001',
       );
-      await w.erp(`records/STK_Inventory/${inv.FInventoryNo}/edit`, {
+      await env.erp(`records/STK_Inventory/${inv.FInventoryNo}/edit`, {
         fields: { FBaseQty: 2, FQty: 2 },
         user: '徐强',
       });
@@ -193,7 +163,7 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
         /^#### 【告警汇总】同步失败\n\n30 分钟内另有 5 条死信未单独告警（1 次检查，\d\d:\d\d:\d\d–\d\d:\d\d:\d\d）。/,
       );
       assert.match(summary, /最后一次：\n\n同步失败告警：新增 5 条死信\n\n- failing-sync：5 条/);
-      await hub.engine.drain();
+      await env.hub.engine.drain();
       assert.equal((await wecomGroup()).length, 2, 'once');
     });
   });
@@ -202,7 +172,7 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
     let tasks: RunRow[];
 
     it('watches every approval task that starts', async () => {
-      const filed = await w.ding('POST', '/__sandbox/approvals', {
+      const filed = await env.ding('POST', '/__sandbox/approvals', {
         template: 'expense',
         originatorUserId: 'manager4004',
         form: { 报销事由: '展会差旅', 报销金额: '800', 费用日期: '2026-03-10', 费用类型: '差旅费' },
@@ -219,10 +189,10 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
 
     it('a task decided in time ends its watch without a reminder', async () => {
       const first = tasks[0];
-      await w.ding('POST', `/__sandbox/approvals/${(first.event as Rec).processInstanceId}/approve`, {
+      await env.ding('POST', `/__sandbox/approvals/${(first.event as Rec).processInstanceId}/approve`, {
         remark: '同意',
       });
-      await untilStatus(first.id, ['completed']);
+      await runIn('alerts-approval-sla', first.id, ['completed']);
       assert.deepEqual((await stepOf(first.id, 'outcome')).output, {
         approver: APPROVER,
         decided: true,
@@ -234,20 +204,21 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
     let window: string;
 
     it('4 h: each approver is reminded; 8 h: the group hears once, the other 48 are held back', async () => {
-      const auditFrom = (await hub.store.listAudit({ limit: 100_000 })).at(-1)?.seq ?? 0;
+      const auditFrom = (await env.hub.store.listAudit({ limit: 100_000 })).at(-1)?.seq ?? 0;
       const before = (await dingGroup()).length;
-      const noticesBefore = (await w.ding('GET', `/__sandbox/notices?userId=${APPROVER}`)).deliveries.length;
+      const noticesBefore = (await env.ding('GET', `/__sandbox/notices?userId=${APPROVER}`)).deliveries
+        .length;
       const open = tasks.slice(1);
       // Time travel: the reminder and escalation timers of the 49 open tasks fall due now.
       for (const r of open) {
         const decision = await stepOf(r.id, 'decision');
         assert.equal(decision.status, 'waiting');
-        await hub.store.rescheduleTimer(`${decision.id}:timer:0`, Date.now());
-        await hub.store.rescheduleTimer(`${decision.id}:timer:1`, Date.now());
+        await env.hub.store.rescheduleTimer(`${decision.id}:timer:0`, Date.now());
+        await env.hub.store.rescheduleTimer(`${decision.id}:timer:1`, Date.now());
       }
-      hub.engine.kick();
+      env.hub.engine.kick();
       const fired = async () =>
-        (await hub.store.listAudit({ afterSeq: auditFrom, limit: 10_000 })).filter(
+        (await env.hub.store.listAudit({ afterSeq: auditFrom, limit: 10_000 })).filter(
           (a) => a.actor === 'flow:alerts-approval-sla',
         );
       await waitFor('98 timers', async () => (await fired()).length === 98, 30_000);
@@ -257,7 +228,7 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
       assert.equal(actions.filter((a) => a === 'suppressed:dingtalk.robot.send').length, 48, '48 held back');
       window = (await fired()).find((a) => a.action === 'suppressed:dingtalk.robot.send')!.target.slice(9);
 
-      const notices = (await w.ding('GET', `/__sandbox/notices?userId=${APPROVER}`)).deliveries.slice(
+      const notices = (await env.ding('GET', `/__sandbox/notices?userId=${APPROVER}`)).deliveries.slice(
         noticesBefore,
       );
       assert.equal(notices.length, 49);
@@ -269,18 +240,18 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
       assert.equal(got.length, 1, 'one escalation in the group');
       assert.match(got[0], /^#### 审批超时告警\n\n《.*》已等待 8 小时未审批。\n\n- 审批人：@manager4006/);
       // Nothing resumed or failed: the runs still wait for the decisions.
-      for (const r of open) assert.equal((await hub.store.getRun(r.id))!.run.status, 'waiting');
+      for (const r of open) assert.equal((await env.hub.store.getRun(r.id))!.run.status, 'waiting');
     });
 
     it('the hub restarts before the window ends; the next hub sends the one summary of the other 48', async () => {
       const before = (await dingGroup()).length;
-      await hub.close();
-      assert.equal(
-        (await dingGroup()).length,
-        before,
-        'a stopping hub sends nothing: the window is in the store',
-      );
-      await open();
+      await env.restart(async () => {
+        assert.equal(
+          (await dingGroup()).length,
+          before,
+          'a stopping hub sends nothing: the window is in the store',
+        );
+      });
       await endWindow(window);
       await waitFor('the summary', async () => (await dingGroup()).length === before + 1);
       const summary = (await dingGroup()).at(-1)!;
@@ -288,9 +259,9 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
         summary,
         /^#### 【告警汇总】审批超时\n\n1 小时内另有 48 条审批超时告警未单独发送（\d\d:\d\d:\d\d–\d\d:\d\d:\d\d）。\n\n最后一条：\n\n审批超时告警\n\n《.*》已等待 8 小时未审批。/,
       );
-      await hub.engine.drain();
+      await env.hub.engine.drain();
       assert.equal((await dingGroup()).length, before + 1, 'once');
-      for (const r of tasks.slice(1)) assert.equal((await hub.store.getRun(r.id))!.run.status, 'waiting');
+      for (const r of tasks.slice(1)) assert.equal((await env.hub.store.getRun(r.id))!.run.status, 'waiting');
     });
   });
 });

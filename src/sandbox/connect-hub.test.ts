@@ -43,6 +43,7 @@ describe('connectHub: a hub wired to the sandboxes as an operator would wire it'
     w = await connectHub(hub, sandboxes.handles, {
       flows: ['contract-approval', 'expense-reimbursement'],
       kingdeePush: { forms: ['ER_ExpReimbursement'], operations: ['Pay'] },
+      own: ['hub', 'qiao-api'],
     });
   });
   after(async () => {
@@ -67,6 +68,23 @@ describe('connectHub: a hub wired to the sandboxes as an operator would wire it'
     // The connections work: each answers a call through its connector.
     for (const id of ['kingdee', 'neocrm', 'wecom', 'dingtalk'])
       assert.equal((await hub.connections.require(id).connector.check()).ok, true, id);
+  });
+
+  it("saves Qiao's own connections asked for: the sync and review queue, and the hub's own API", async () => {
+    const rows = Object.fromEntries(hub.connections.list().map((c) => [c.row.id, c.row]));
+    assert.deepEqual([rows.hub?.type, rows.hub?.settings], ['qiao', {}]);
+    assert.deepEqual(
+      [rows['qiao-api']?.type, rows['qiao-api']?.settings.baseUrl],
+      ['http', `${hub.url}/api/`],
+    );
+    // qiao-api reaches this hub's REST API.
+    const got = await hub.connections.call(
+      'qiao-api',
+      'request',
+      { method: 'GET', path: 'flows/contract-approval' },
+      { idempotencyKey: 'connect-hub-own', attempt: 1 },
+    );
+    assert.equal((got.output as { body: { id: string } }).body.id, 'contract-approval');
   });
 
   it('points the partners at the hub: WeCom callback URL, Kingdee push, DingTalk Stream', async () => {
@@ -155,6 +173,11 @@ describe('connectHub: a hub wired to the sandboxes as an operator would wire it'
         /wecom callbacks need a hub that serves HTTP/,
       );
       assert.equal(worker.connections.get('wecom'), undefined, 'no connection saved');
+      await assert.rejects(
+        connectHub(worker, {}, { own: ['qiao-api'] }),
+        /the qiao-api connection needs a hub that serves HTTP/,
+      );
+      assert.equal(worker.connections.get('qiao-api'), undefined, 'no connection saved');
       // DingTalk over HTTP events needs neither a URL here nor a Stream to wait for.
       await connectHub(
         worker,

@@ -22,6 +22,14 @@ type Json = Record<string, any>;
 export const HUB_SYSTEMS = ['kingdee', 'neocrm', 'wecom', 'dingtalk'] as const;
 export type HubSystem = (typeof HUB_SYSTEMS)[number];
 
+/**
+ * Qiao's own connections, by the ids of flows/qiao.example.yaml: `hub` (type qiao: the two-way sync
+ * and its review queue, scenario 1) and `qiao-api` (type http: this hub's own REST API, which
+ * alerts-failures reads and the Neocrm push flow calls).
+ */
+export const OWN_CONNECTIONS = ['hub', 'qiao-api'] as const;
+export type OwnConnection = (typeof OWN_CONNECTIONS)[number];
+
 /** The shipped flow templates' folder. */
 export const FLOWS_DIR = join(import.meta.dirname, '..', '..', 'flows');
 
@@ -124,6 +132,11 @@ export interface ConnectHubOptions {
    * rather than its seeded 5 s and 1–4 s, so a failed delivery is retried while a test or the demo waits.
    */
   wecomDelivery?: { timeoutMs: number; retryDelaysMs: number[] };
+  /**
+   * Qiao's own connections to save too (OWN_CONNECTIONS; `qiao-api` needs a serving hub, and points
+   * at its URL). Saved before `flows` load, as flows are checked against the connections. Default none.
+   */
+  own?: readonly OwnConnection[];
   /** Who the audit log names for the connections and flows saved. Default `sandbox`. */
   actor?: string;
 }
@@ -164,9 +177,10 @@ function settingsOf(system: HubSystem, h: SandboxHandle): Json {
 
 /**
  * Connects `hub` to the given sandboxes (any of the four; `startSandboxes().handles` fits): saves a
- * connection per sandbox, points WeCom's callback at the hub (URL verification runs first) and the
- * Kingdee push when asked, waits until the hub's DingTalk Stream connection is open, then loads
- * `flows`. Needs a serving hub when WeCom or the Kingdee push is wired.
+ * connection per sandbox (and Qiao's own ones asked for), points WeCom's callback at the hub (URL
+ * verification runs first) and the Kingdee push when asked, waits until the hub's DingTalk Stream
+ * connection is open, then loads `flows`. Needs a serving hub when WeCom, the Kingdee push or
+ * `qiao-api` is wired. Connecting a restarted hub (same data folder) again saves the same again.
  */
 export async function connectHub(
   hub: Hub,
@@ -192,6 +206,9 @@ export async function connectHub(
   const pushed = [sandboxes.wecom && 'wecom', sandboxes.kingdee && opts.kingdeePush && 'kingdee'];
   const needsUrl = pushed.filter(Boolean).join(' and ');
   if (needsUrl && !hub.url) throw new Error(`${needsUrl} callbacks need a hub that serves HTTP`);
+  const own = new Set(opts.own ?? []);
+  if (own.has('qiao-api') && !hub.url)
+    throw new Error('the qiao-api connection needs a hub that serves HTTP');
   const hooks = (system: HubSystem) => `${hub.url}/hooks/${system}/${system}`;
   const settings: Partial<Record<HubSystem, Json>> = {};
   for (const s of HUB_SYSTEMS) {
@@ -207,6 +224,15 @@ export async function connectHub(
       ),
     ),
   );
+  if (own.has('hub')) {
+    await hub.connections.save({ id: 'hub', type: 'qiao', settings: {}, origin: 'api' }, actor);
+  }
+  if (own.has('qiao-api')) {
+    await hub.connections.save(
+      { id: 'qiao-api', type: 'http', settings: { baseUrl: `${hub.url}/api/` }, origin: 'api' },
+      actor,
+    );
+  }
   if (sandboxes.wecom) {
     await wiring.wecom(
       'callback-settings',

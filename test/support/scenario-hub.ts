@@ -57,6 +57,13 @@ export interface ScenarioHub<S extends HubSystem> extends HubWiring {
    * and gives the scheduler's 250 ms tick time to start it; what follows waits on state.
    */
   pollNow(): Promise<void>;
+  /**
+   * One poll of a poll flow, as the scheduler's (from the stored cursor, through the connection's
+   * limits and breaker, the cursor stored with each page), for tests that drive polls themselves
+   * (`hub: { runScheduler: false }`). Returns how many events were new (a run each); a failed poll
+   * throws rather than looking like a quiet one.
+   */
+  pollOnce(flowId: string): Promise<number>;
   /** Waits until `flowId` has at least `n` runs and none is still running; returns them (newest first). */
   settled(flowId: string, n: number, ms?: number): Promise<RunRow[]>;
   /**
@@ -64,6 +71,12 @@ export interface ScenarioHub<S extends HubSystem> extends HubWiring {
    * trigger into the inbox, without touching its cursor; returns how many events were new (a run each).
    */
   repoll(flowId: string): Promise<number>;
+  /**
+   * Stops the hub and starts a new one on the same data folder and key (the store is all that
+   * carries over), connected again as at the start; `hub` and the wiring are the new hub's afterwards.
+   * `whileDown` runs between the two, with no hub running.
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,43 +88,72 @@ export async function startScenarioHub<S extends HubSystem>(
   opts: ScenarioHubOptions<S>,
 ): Promise<ScenarioHub<S>> {
   const dir = mkdtempSync(join(tmpdir(), `qiao-scenario-${opts.name}-`));
+  const box = new SecretBox([randomBytes(32)]);
   const started = await startSandboxes({ only: opts.systems });
-  const hub = await startHub({
-    ...opts.hub,
-    dataDir: opts.dataSubdir ? join(dir, opts.dataSubdir) : dir,
-    box: new SecretBox([randomBytes(32)]),
-    port: 0,
-    host: '127.0.0.1',
-    log: createLogger({}, { level: (process.env.QIAO_LOG as 'warn' | undefined) ?? 'silent' }),
-  }).catch(async (err) => {
+  const openHub = () =>
+    startHub({
+      ...opts.hub,
+      dataDir: opts.dataSubdir ? join(dir, opts.dataSubdir) : dir,
+      box,
+      port: 0,
+      host: '127.0.0.1',
+      log: createLogger({}, { level: (process.env.QIAO_LOG as 'warn' | undefined) ?? 'silent' }),
+    });
+  const hub = await openHub().catch(async (err) => {
     await started.close();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   });
   const close = async () => {
-    await hub.close();
+    await env.hub.close();
     await started.close();
     rmSync(dir, { recursive: true, force: true });
+  };
+  /** Reads a poll flow's trigger from `cursor` to its last page into the inbox; new events. */
+  const readPoll = async (flowId: string, from: 'start' | 'cursor'): Promise<number> => {
+    const { hub } = env;
+    const row = await hub.store.getFlow(flowId);
+    const t = row?.definition.trigger;
+    if (!row || t?.type !== 'poll') throw new Error(`${flowId} is not a poll flow`);
+    const conn = hub.connections.require(t.connection);
+    const spec = conn.connector.triggers[t.trigger];
+    if (spec?.kind !== 'poll') throw new Error(`${t.connection} has no poll trigger ${t.trigger}`);
+    const params = spec.params.parse(t.params);
+    let cursor: Cursor | null = from === 'cursor' ? ((await hub.store.getCursor(flowId)) ?? null) : null;
+    let fresh = 0;
+    for (;;) {
+      const page = await hub.connections.guarded(conn, `poll:${t.trigger}`, () =>
+        spec.poll(params, cursor, { signal: AbortSignal.timeout(60_000), log: hub.log }),
+      );
+      const stored = from === 'cursor' ? page.cursor : null;
+      const out = await hub.engine.ingestPage(row.definition, row.version, page.records, stored);
+      fresh += out.filter((o) => !o.duplicate).length;
+      cursor = page.cursor ?? cursor;
+      if (!page.more) return fresh;
+    }
   };
   let wiring: HubWiring;
   try {
     wiring = await connectHub(hub, started.handles, opts);
   } catch (err) {
-    await close();
+    await hub.close();
+    await started.close();
+    rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  return {
+  const env: ScenarioHub<S> = {
     ...wiring,
     dir,
     sandboxes: started.handles as unknown as Pick<SandboxOf, S>,
     async pollNow() {
-      await hub.engine.reloadFlows();
+      await env.hub.engine.reloadFlows();
       await pause(300);
     },
+    pollOnce: (flowId) => readPoll(flowId, 'cursor'),
     async settled(flowId, n, ms = 20_000) {
       const end = Date.now() + ms;
       for (;;) {
-        const all = await hub.store.listRuns({ flowId, limit: 1000 });
+        const all = await env.hub.store.listRuns({ flowId, limit: 1000 });
         if (all.length >= n && all.every((r) => r.status !== 'running')) return all;
         if (Date.now() > end) {
           throw new Error(
@@ -121,23 +163,14 @@ export async function startScenarioHub<S extends HubSystem>(
         await pause(20);
       }
     },
-    async repoll(flowId) {
-      const row = await hub.store.getFlow(flowId);
-      const t = row?.definition.trigger;
-      if (!row || t?.type !== 'poll') throw new Error(`${flowId} is not a poll flow`);
-      const spec = hub.connections.require(t.connection).connector.triggers[t.trigger];
-      if (spec?.kind !== 'poll') throw new Error(`${t.connection} has no poll trigger ${t.trigger}`);
-      const params = spec.params.parse(t.params);
-      let cursor: Cursor | null = null;
-      let fresh = 0;
-      for (;;) {
-        const page = await spec.poll(params, cursor, { signal: AbortSignal.timeout(60_000), log: hub.log });
-        const out = await hub.engine.ingestPage(row.definition, row.version, page.records, null);
-        fresh += out.filter((o) => !o.duplicate).length;
-        cursor = page.cursor ?? cursor;
-        if (!page.more) return fresh;
-      }
+    repoll: (flowId) => readPoll(flowId, 'start'),
+    async restart(whileDown) {
+      await env.hub.close();
+      await whileDown?.();
+      env.hub = await openHub();
+      Object.assign(env, await connectHub(env.hub, started.handles, opts));
     },
     close,
   };
+  return env;
 }
