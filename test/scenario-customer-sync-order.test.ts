@@ -5,38 +5,28 @@
  * its turn, so Kingdee ends with the newer value — without the serial key the newer run would write
  * during the older one's backoff, and the older one would land its stale value last.
  *
- * Polls are the scheduler's own (`Scheduler.poll`), driven by the test; the hub's scheduler is off.
+ * Polls are driven by the test (the hub's scheduler is off), one at a time as the scheduler does them
+ * (test/support/scenario-hub.ts, `pollOnce`).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createLogger } from '../src/core/logger.ts';
-import { SecretBox } from '../src/core/secret-box.ts';
-import { Scheduler } from '../src/engine/scheduler.ts';
-import { type Hub, startHub } from '../src/hub.ts';
-import { connectHub, type HubWiring, waitFor } from '../src/sandbox/connect-hub.ts';
-import { startSandboxes } from '../src/sandbox/index.ts';
+import type { Hub } from '../src/hub.ts';
 import type { RunRow } from '../src/store/store.ts';
+import { type ScenarioHub, startScenarioHub, waitFor } from './support/scenario-hub.ts';
 
 const FLOW = 'customer-sync-crm-to-erp';
 type Rec = Record<string, any>;
 
 describe('scenario 1 under a backlog: runs about one customer take turns', () => {
-  let dir: string;
-  let sandboxes: Awaited<ReturnType<typeof startSandboxes>>;
+  let env: ScenarioHub<'kingdee' | 'neocrm'>;
   let hub: Hub;
-  let w: HubWiring;
-  let scheduler: Scheduler;
 
   const runsOf = async (accountId: string): Promise<RunRow[]> =>
     (await hub.store.listRuns({ flowId: FLOW, limit: 1000 }))
       .filter((r) => (r.event as Rec).id === accountId)
       .sort((a, b) => a.startedAt - b.startedAt);
   /** One poll of the flow, as the scheduler does it at its interval. */
-  const poll = async () => scheduler.poll((await hub.store.getFlow(FLOW))!);
+  const poll = () => env.pollOnce(FLOW);
   /** Polls and lets the runs finish until a poll starts nothing new (Qiao's own writes come back). */
   const settle = async () => {
     for (let round = 0; round < 6; round++) {
@@ -48,29 +38,21 @@ describe('scenario 1 under a backlog: runs about one customer take turns', () =>
     throw new Error('the flow never settled');
   };
   const erpCustomer = async (number: string): Promise<Rec> =>
-    (await w.erp('records/BD_Customer?limit=1000')).records.find((c: Rec) => c.FNumber === number);
+    (await env.erp('records/BD_Customer?limit=1000')).records.find((c: Rec) => c.FNumber === number);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qiao-scenario-sync-order-'));
-    sandboxes = await startSandboxes({ only: ['kingdee', 'neocrm'] });
-    hub = await startHub({
-      dataDir: dir,
-      box: new SecretBox([randomBytes(32)]),
-      port: 0,
-      concurrency: 16,
-      runScheduler: false,
-      log: createLogger({}, { level: (process.env.QIAO_LOG as 'warn' | undefined) ?? 'silent' }),
+    env = await startScenarioHub({
+      name: 'sync-order',
+      systems: ['kingdee', 'neocrm'],
+      hub: { concurrency: 16, runScheduler: false },
+      own: ['hub'],
+      flows: [FLOW],
     });
-    w = await connectHub(hub, sandboxes.handles);
-    await hub.connections.save({ id: 'hub', type: 'qiao', settings: {}, origin: 'api' }, 'test');
-    await w.load(FLOW);
-    scheduler = new Scheduler(hub.engine, true);
+    hub = env.hub;
     await settle();
   });
   after(async () => {
-    await hub?.close();
-    await sandboxes?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await env?.close();
   });
 
   it('declares the account as its serial key', async () => {
@@ -80,15 +62,15 @@ describe('scenario 1 under a backlog: runs about one customer take turns', () =>
   });
 
   it('an older run that must retry is not overtaken by a newer one: Kingdee keeps the newer value', async () => {
-    const account = ((await w.crm('/records/account?limit=1000')).records as Rec[]).find(
+    const account = ((await env.crm('/records/account?limit=1000')).records as Rec[]).find(
       (a) => a.erpNumber__c === 'C0003',
     )!;
     const edit = (accountName: string) =>
-      w.crm(`/records/account/${account.id}`, { as: 'E0003', data: { accountName } }, 'PATCH');
+      env.crm(`/records/account/${account.id}`, { as: 'E0003', data: { accountName } }, 'PATCH');
     const seen = (await runsOf(account.id)).length;
 
     // The first change's run reads the account, then Kingdee fails it once: it retries after a backoff.
-    await w.erp('faults', { failNext: 1 });
+    await env.erp('faults', { failNext: 1 });
     await edit('合肥智驰汽车零部件（第一次改名）');
     await poll();
     let older: RunRow | undefined;
