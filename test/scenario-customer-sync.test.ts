@@ -1,7 +1,8 @@
 /**
  * Scenario 1 end to end (flows/customer-sync-crm-to-erp.yaml and customer-sync-erp-to-crm.yaml, loaded
  * as shipped): a hub with `kingdee`, `neocrm` and `hub` (qiao) connections to the two sandboxes over
- * real HTTP. Polls are driven by the test (the scheduler is off), each followed by the engine draining,
+ * real HTTP, started and wired by test/support/scenario-hub.ts. Polls are driven by the test (the
+ * scheduler is off; `pollOnce` polls as the scheduler does), each followed by the engine draining,
  * until a poll of both systems finds nothing new — a ping-pong would never get there.
  *
  * - the first polls link the ten customers both systems already have, without making any twice;
@@ -17,19 +18,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { adminCall } from '../src/connectors/kingdee/testing.ts';
-import { createLogger } from '../src/core/logger.ts';
-import { SecretBox } from '../src/core/secret-box.ts';
-import { type Hub, startHub } from '../src/hub.ts';
+import type { Hub } from '../src/hub.ts';
 import { CUSTOMERS } from '../src/sandbox/common/company.ts';
-import { type KingdeeSandbox, startKingdeeSandbox } from '../src/sandbox/kingdee/index.ts';
-import { type NeocrmSandboxHandle, startNeocrmSandbox } from '../src/sandbox/neocrm/index.ts';
-import { admin as neocrmAdmin } from '../src/sandbox/neocrm/testing.ts';
 import type { RunRow, StepRow } from '../src/store/store.ts';
+import { type ScenarioHub, startScenarioHub } from './support/scenario-hub.ts';
 
 const TO_ERP = 'customer-sync-crm-to-erp';
 const TO_CRM = 'customer-sync-erp-to-crm';
@@ -42,22 +36,19 @@ const BIN = resolve(import.meta.dirname, '..', 'bin', 'qiao.js');
 type Rec = Record<string, any>;
 
 describe('scenario 1: customer-sync (Neocrm account ⇄ Kingdee BD_Customer, both directions)', () => {
-  let dir: string;
-  let kd: KingdeeSandbox;
-  let crm: NeocrmSandboxHandle;
+  let env: ScenarioHub<'kingdee' | 'neocrm'>;
   let hub: Hub;
   /** Run ids seen so far: "the runs since" a change are the others. */
   const seen = new Set<string>();
 
-  const kdAdmin = (path: string, body?: unknown, method?: string) => adminCall(kd, path, body, method);
+  const kdAdmin = (path: string, body?: unknown, method?: string) => env.erp(path, body, method);
   const erpCustomers = async (): Promise<Rec[]> => (await kdAdmin('records/BD_Customer?limit=1000')).records;
   const erpCustomer = async (number: string): Promise<Rec> => {
     const all = (await erpCustomers()).filter((c) => c.FNumber === number);
     assert.equal(all.length, 1, `exactly one Kingdee customer ${number}`);
     return all[0];
   };
-  const accounts = async (): Promise<Rec[]> =>
-    (await neocrmAdmin(crm, '/records/account?limit=100000')).records;
+  const accounts = async (): Promise<Rec[]> => (await env.crm('/records/account?limit=100000')).records;
   const account = async (erpNumber: string): Promise<Rec> => {
     const all = (await accounts()).filter((a) => a.erpNumber__c === erpNumber);
     assert.equal(all.length, 1, `exactly one Neocrm account with erpNumber__c ${erpNumber}`);
@@ -65,32 +56,13 @@ describe('scenario 1: customer-sync (Neocrm account ⇄ Kingdee BD_Customer, bot
   };
   /** A salesperson edits an account in the CRM. */
   const crmEdit = (id: string, data: Rec, as = 'E0003') =>
-    neocrmAdmin(crm, `/records/account/${id}`, { as, data }, 'PATCH');
+    env.crm(`/records/account/${id}`, { as, data }, 'PATCH');
   /** Someone edits a customer in the K/3 client. */
   const erpEdit = (number: string, fields: Rec, user = '赵敏') =>
     kdAdmin(`records/BD_Customer/${number}/edit`, { fields, user });
 
   /** One poll of a flow's trigger, stored as the scheduler stores it; the number of new runs. */
-  const pollOnce = async (flowId: string): Promise<number> => {
-    const row = (await hub.store.getFlow(flowId))!;
-    const t = row.definition.trigger;
-    assert.equal(t.type, 'poll');
-    if (t.type !== 'poll') return 0;
-    const spec = hub.connections.require(t.connection).connector.triggers[t.trigger];
-    if (spec.kind !== 'poll') throw new Error('not a poll trigger');
-    let cursor = (await hub.store.getCursor(flowId)) ?? null;
-    let fresh = 0;
-    for (;;) {
-      const page = await spec.poll(spec.params.parse(t.params), cursor, {
-        signal: AbortSignal.timeout(30_000),
-        log: hub.log,
-      });
-      const out = await hub.engine.ingestPage(row.definition, row.version, page.records, page.cursor);
-      fresh += out.filter((o) => !o.duplicate).length;
-      cursor = page.cursor ?? cursor;
-      if (!page.more) return fresh;
-    }
-  };
+  const pollOnce = (flowId: string): Promise<number> => env.pollOnce(flowId);
   /** Polls both systems and lets the runs finish, until a poll brings nothing new. */
   const settle = async (): Promise<void> => {
     for (let round = 0; round < 6; round++) {
@@ -137,35 +109,20 @@ describe('scenario 1: customer-sync (Neocrm account ⇄ Kingdee BD_Customer, bot
   const resetKdStats = () => kdAdmin('stats', undefined, 'DELETE');
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qiao-scenario-customer-sync-'));
-    [kd, crm] = await Promise.all([startKingdeeSandbox(), startNeocrmSandbox()]);
-    hub = await startHub({
-      // The folder `qiao review` finds from `dir` (its default data folder is ./.qiao).
-      dataDir: join(dir, '.qiao'),
-      box: new SecretBox([randomBytes(32)]),
-      port: 0,
-      concurrency: 16,
-      runScheduler: false,
-      log: createLogger({}, { level: (process.env.QIAO_LOG as 'warn') ?? 'silent' }),
+    env = await startScenarioHub({
+      name: 'customer-sync',
+      systems: ['kingdee', 'neocrm'],
+      // The folder `qiao review` finds from `env.dir` (its default data folder is ./.qiao).
+      dataSubdir: '.qiao',
+      hub: { concurrency: 16, runScheduler: false },
+      // The push flow hands each change to the poll flow through the hub's own API (qiao-api).
+      own: ['hub', 'qiao-api'],
+      flows: [...FLOWS, PUSH],
     });
-    const save = (id: string, type: string, settings: Rec, limits?: Rec) =>
-      hub.connections.save({ id, type, settings, limits, origin: 'api' }, 'test');
-    // The sandboxes have no rate limit; the partners' default budgets would only slow the test down.
-    const fast = { rate: { perSecond: 1000, burst: 1000 }, concurrency: 8 };
-    await save('kingdee', 'kingdee', { baseUrl: kd.baseUrl, ...kd.credentials }, fast);
-    await save('neocrm', 'neocrm', { baseUrl: crm.baseUrl, ...crm.credentials }, fast);
-    await save('hub', 'qiao', {});
-    // The push flow hands each change to the poll flow through the hub's own API.
-    await save('qiao-api', 'http', { baseUrl: `${hub.url}/api/` });
-    for (const id of [...FLOWS, PUSH]) {
-      const text = readFileSync(new URL(`../flows/${id}.yaml`, import.meta.url), 'utf8');
-      await hub.saveFlow(text, `flows/${id}.yaml`, 'config', 'test');
-    }
+    hub = env.hub;
   });
   after(async () => {
-    await hub?.close();
-    await Promise.all([kd?.close(), crm?.close()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await env?.close();
   });
 
   it('the first polls link the customers both systems already have: each side keeps what it owns, nothing is made twice', async () => {
@@ -239,7 +196,7 @@ describe('scenario 1: customer-sync (Neocrm account ⇄ Kingdee BD_Customer, bot
   });
 
   it('a customer new to either system is made on the other once, with the number rule', async () => {
-    const created = await neocrmAdmin(crm, '/act/create-customer', {
+    const created = await env.crm('/act/create-customer', {
       as: 'E0004',
       accountName: '杭州云帆智能装备有限公司',
       shortName__c: '云帆智能',
@@ -450,7 +407,7 @@ describe('scenario 1: customer-sync (Neocrm account ⇄ Kingdee BD_Customer, bot
       const child = spawn(
         process.execPath,
         [BIN, 'review', 'resolve', review.id, '--choose', 'erp', '--actor', '王强'],
-        { cwd: dir, env: { ...process.env, QIAO_LOG: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] },
+        { cwd: env.dir, env: { ...process.env, QIAO_LOG: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let stdout = '';
       let stderr = '';
