@@ -31,7 +31,13 @@ export interface HubOptions {
   host?: string;
   /** Run the worker loop in this process. Default true. */
   runWorkers?: boolean;
+  /** Lead the scheduler (poll and cron triggers) in this process. Default true. */
   runScheduler?: boolean;
+  /**
+   * Hold the connections' long-lived ingress (DingTalk Stream) in this process. Default: as
+   * `runScheduler`. A test driving polls and cron slots itself turns the scheduler off and keeps this.
+   */
+  runIngress?: boolean;
   concurrency?: number;
   leaseMs?: number;
   /** Reconciler timing (see EngineOptions). */
@@ -156,7 +162,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
 
     // Long-lived ingress (DingTalk Stream): events are acknowledged only once they are in the inbox.
     // Connections created or changed later (API) get theirs through `onChange`, without a restart.
-    if (opts.runScheduler !== false) {
+    if (opts.runIngress ?? opts.runScheduler !== false) {
       const ingresses = new Map<string, { stop(): Promise<void> }>();
       const syncIngress = async (id: string, live: LiveConnection | undefined) => {
         await ingresses.get(id)?.stop();

@@ -67,6 +67,9 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
       systems: ['kingdee', 'dingtalk', 'wecom'],
       own: ['qiao-api'],
       flows: FLOWS,
+      // The test fires alerts-failures' cron slots itself: a real `*/5` slot during the test would
+      // count its dead letters too. Approvals still arrive through DingTalk Stream.
+      hub: { runScheduler: false, runIngress: true },
     });
     await env.hub.saveFlow(FAILING, 'failing-sync.yaml', 'api', 'test');
   });
