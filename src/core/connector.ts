@@ -151,6 +151,28 @@ export interface EventTriggerSpec<P = any> {
   params: z.ZodType<P>;
   /** Whether an event of this type starts a run of a flow with these params. */
   matches?(event: InboundEvent, params: P): boolean;
+  /**
+   * Other event types of the connector whose waits hear this trigger's events too (same correlation;
+   * the wait's `until` decides). For ends a partner reports only one level up: a DingTalk approval
+   * revoked or deleted ends its open tasks with an instance event and no task event (spec §9).
+   */
+  alsoResumes?: readonly string[];
+}
+
+/** The event types whose waits an event of `type` can resume: its own, and its trigger's `alsoResumes`. */
+export function typesResumedBy(connector: Connector | undefined, type: string): string[] {
+  const out = new Set([type]);
+  for (const t of Object.values(connector?.triggers ?? {}))
+    if (t.kind === 'event' && t.eventType === type) for (const r of t.alsoResumes ?? []) out.add(r);
+  return [...out];
+}
+
+/** The event types a wait on `type` hears: its own, and those whose triggers say they also resume it. */
+export function typesHeardBy(connector: Connector | undefined, type: string): string[] {
+  const out = new Set([type]);
+  for (const t of Object.values(connector?.triggers ?? {}))
+    if (t.kind === 'event' && t.alsoResumes?.includes(type)) out.add(t.eventType);
+  return [...out];
 }
 
 export interface InboundEvent {

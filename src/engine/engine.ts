@@ -5,7 +5,7 @@
  * Each step's outcome commits in one transaction with its id links, the next step and its audit row.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Cursor, InboundEvent } from '../core/connector.ts';
+import { type Cursor, type InboundEvent, typesResumedBy } from '../core/connector.ts';
 import { PermanentError, type SerializedError, toQiaoError } from '../core/errors.ts';
 import type { FlowDef, WaitStep } from '../core/flow.ts';
 import type { Logger } from '../core/logger.ts';
@@ -279,9 +279,11 @@ export class Engine {
 
   private async resumesFor(connectionId: string, ev: InboundEvent): Promise<ResumeWait[]> {
     const out: ResumeWait[] = [];
-    for (const w of await this.store.findWaits(connectionId, ev.type, ev.correlation!)) {
-      const r = await this.resumeFor(w.runId, w.stepId, ev.data);
-      if (r) out.push(r);
+    for (const type of typesResumedBy(this.connections.get(connectionId)?.connector, ev.type)) {
+      for (const w of await this.store.findWaits(connectionId, type, ev.correlation!)) {
+        const r = await this.resumeFor(w.runId, w.stepId, ev.data);
+        if (r) out.push(r);
+      }
     }
     return out;
   }

@@ -3,6 +3,7 @@
  * outcome (step result, id links, next step, audit row) in one store transaction.
  */
 import { createHash } from 'node:crypto';
+import { typesHeardBy } from '../core/connector.ts';
 import { PermanentError, type QiaoError, toQiaoError } from '../core/errors.ts';
 import type { ActionStep, FlowDef, LookupStep, NotifyStep, StepDef, WaitStep } from '../core/flow.ts';
 import { type ExprContext, evaluateExpression, evaluateTemplate } from '../flow/expr.ts';
@@ -220,7 +221,10 @@ export class StepExecutor {
     // The event may have come before the wait was stored (an approver faster than our commit).
     // Only events of this run's lifetime: an old reply with the same key (the same cashier's last
     // "确认付款") must not answer a new question.
-    const early = await this.store.findInboxByCorrelation(w.connection, w.event, key, run.startedAt);
+    const early: InboxRow[] = [];
+    for (const type of typesHeardBy(this.connections.get(w.connection)?.connector, w.event))
+      early.push(...(await this.store.findInboxByCorrelation(w.connection, type, key, run.startedAt)));
+    early.sort((a, b) => a.receivedAt - b.receivedAt);
     const hit = await this.firstSatisfying(def, ctx, early);
     if (hit) return { type: 'done', status: 'completed', input: { correlation: key }, output: hit.data };
     const now = Date.now();

@@ -82,6 +82,9 @@ export function dingtalkTriggers(client: DingtalkClient): Record<string, Trigger
     description:
       'An approval instance started, finished (agree/refuse), was revoked or deleted (bpms_instance_change).',
     eventType: 'approval.instance',
+    // A revoked (撤销, terminate) or deleted instance ends its open tasks, but DingTalk sends only the
+    // instance event (spec §9): a wait on a task hears its instance's events too.
+    alsoResumes: ['approval.task'],
     params: approvalParams,
     matches: (e, p) => {
       const d = e.data as D;
