@@ -17,7 +17,8 @@ import type { RunRow, RunStatus, StepRow } from '../src/store/store.ts';
 import { type ScenarioHub, startScenarioHub, waitFor } from './support/scenario-hub.ts';
 
 const APPROVER = 'manager4006'; // 杨帆 approves 费用报销 in the sample company
-const FLOWS = ['alerts-stock', 'alerts-failures', 'alerts-approval-sla'];
+const SLA = 'alerts-approval-sla';
+const FLOWS = ['alerts-stock', 'alerts-failures', SLA];
 const ENDED: RunStatus[] = ['completed', 'failed', 'filtered', 'cancelled'];
 type Rec = Record<string, any>;
 
@@ -265,6 +266,77 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
       await env.hub.engine.drain();
       assert.equal((await dingGroup()).length, before + 1, 'once');
       for (const r of tasks.slice(1)) assert.equal((await env.hub.store.getRun(r.id))!.run.status, 'waiting');
+    });
+
+    it('an approval withdrawn (撤销) or deleted before its SLA ends its watch: no reminder, no escalation', async () => {
+      const filed = await env.ding('POST', '/__sandbox/approvals', {
+        template: 'expense',
+        originatorUserId: 'manager4004',
+        form: { 报销事由: '客户拜访', 报销金额: '260', 费用日期: '2026-03-12', 费用类型: '差旅费' },
+        count: 3,
+      });
+      const ids: string[] = filed.processInstanceIds;
+      let watches: RunRow[] = [];
+      await waitFor('3 more watching runs', async () => {
+        const runs = await runsOf(SLA);
+        watches = ids.map((id) => runs.find((r) => (r.event as Rec).processInstanceId === id)!);
+        return watches.every((r) => r?.status === 'waiting');
+      });
+      const [withdrawn, deleted, open] = watches;
+      // DingTalk sends only the instance's terminate (or delete) event, no task event (spec §9).
+      await env.ding('POST', `/__sandbox/approvals/${ids[0]}/terminate`, {
+        remark: '金额填错，撤回重新提交',
+      });
+      await env.ding('POST', `/__sandbox/approvals/${ids[1]}/delete`, {});
+      for (const [run, ended] of [
+        [withdrawn, 'terminate'],
+        [deleted, 'delete'],
+      ] as const) {
+        await runIn(SLA, run.id, ['completed']);
+        assert.deepEqual((await stepOf(run.id, 'outcome')).output, {
+          approver: APPROVER,
+          decided: false,
+          ended,
+          timedOut: false,
+        });
+      }
+
+      // 8 h later: every timer of the three watches falls due (time travel) — the ended watches' first.
+      const auditFrom = (await env.hub.store.listAudit({ limit: 100_000 })).at(-1)?.seq ?? 0;
+      const groupBefore = (await dingGroup()).length;
+      const noticesBefore = (await env.ding('GET', `/__sandbox/notices?userId=${APPROVER}`)).deliveries
+        .length;
+      for (const [run, due] of [
+        [withdrawn, Date.now() - 1_000],
+        [deleted, Date.now() - 1_000],
+        [open, Date.now()],
+      ] as const) {
+        const decision = await stepOf(run.id, 'decision');
+        for (const i of [0, 1]) await env.hub.store.rescheduleTimer(`${decision.id}:timer:${i}`, due);
+      }
+      env.hub.engine.kick();
+      const fired = async () =>
+        (await env.hub.store.listAudit({ afterSeq: auditFrom, limit: 10_000 })).filter(
+          (a) => a.actor === `flow:${SLA}`,
+        );
+      await waitFor('the open approval’s reminder and escalation', async () => (await fired()).length >= 2);
+      await env.hub.engine.drain();
+      assert.deepEqual(
+        (await fired()).map((a) => [a.action, a.target]).sort(),
+        [
+          ['notify:dingtalk.notice.send', `run:${open.id}`],
+          ['notify:dingtalk.robot.send', `run:${open.id}`],
+        ],
+        'only the approval still waiting is reminded and escalated',
+      );
+      const notices = (await env.ding('GET', `/__sandbox/notices?userId=${APPROVER}`)).deliveries;
+      assert.equal(notices.length, noticesBefore + 1);
+      assert.match(notices.at(-1).msg.text.content, new RegExp(`审批单号 ${(open.event as Rec).businessId}`));
+      const group = (await dingGroup()).slice(groupBefore);
+      assert.equal(group.length, 1);
+      assert.match(group[0], new RegExp(`审批单号：${(open.event as Rec).businessId}$`));
+      assert.equal((await env.hub.store.getRun(withdrawn.id))!.run.status, 'completed');
+      assert.equal((await env.hub.store.getRun(deleted.id))!.run.status, 'completed');
     });
   });
 });
