@@ -495,7 +495,8 @@ steps:
       const opened = (await hub.store.listAudit({ limit: 10_000 })).find(
         (a) => a.action === 'notify:target.request' && a.detail.runId === next.runIds[0],
       );
-      const fresh = (opened?.detail.suppress as { key: string; window: string }).window;
+      assert.ok(opened, 'the message that opened the new window is audited');
+      const fresh = (opened.detail.suppress as { key: string; window: string }).window;
       assert.notEqual(fresh, out.window);
       await endEmpty(fresh);
       await hub.engine.drain();
