@@ -162,7 +162,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
 
     // Long-lived ingress (DingTalk Stream): events are acknowledged only once they are in the inbox.
     // Connections created or changed later (API) get theirs through `onChange`, without a restart.
-    if (opts.runIngress ?? opts.runScheduler !== false) {
+    if (opts.runIngress ?? (opts.runScheduler !== false)) {
       const ingresses = new Map<string, { stop(): Promise<void> }>();
       const syncIngress = async (id: string, live: LiveConnection | undefined) => {
         await ingresses.get(id)?.stop();

@@ -56,6 +56,33 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
     runIn(flowId, (await env.hub.engine.startFlow(flowId, data, key)).runIds[0], ENDED);
   const stepOf = async (runId: string, name: string): Promise<StepRow> =>
     (await env.hub.store.getRun(runId))!.steps.find((s) => s.name === name)!;
+  /** Files `count` expense approvals by manager4004, each a task for APPROVER; their instance ids. */
+  const fileExpenses = async (count: number, form: Rec): Promise<string[]> =>
+    (
+      await env.ding('POST', '/__sandbox/approvals', {
+        template: 'expense',
+        originatorUserId: 'manager4004',
+        form: { ...form, 费用类型: '差旅费' },
+        count,
+      })
+    ).processInstanceIds;
+  /** The work notices APPROVER got, oldest first. */
+  const notices = async (): Promise<Rec[]> =>
+    (await env.ding('GET', `/__sandbox/notices?userId=${APPROVER}`)).deliveries;
+  /** The audit's last sequence number: what `slaAudit` reads after. */
+  const auditMark = async (): Promise<number> =>
+    (await env.hub.store.listAudit({ limit: 100_000 })).at(-1)?.seq ?? 0;
+  /** What alerts-approval-sla did since `mark` (its audit rows). */
+  const slaAudit = async (mark: number) =>
+    (await env.hub.store.listAudit({ afterSeq: mark, limit: 10_000 })).filter(
+      (a) => a.actor === 'flow:alerts-approval-sla',
+    );
+  /** Brings a watch's reminder and escalation timers forward to `at` (time travel). */
+  const timersDue = async (runId: string, at: number) => {
+    const decision = await stepOf(runId, 'decision');
+    for (const i of [0, 1]) await env.hub.store.rescheduleTimer(`${decision.id}:timer:${i}`, at);
+    return decision;
+  };
   /** Ends a suppression window now: its summary timer falls due (time travel). */
   const endWindow = async (window: string) => {
     await env.hub.store.rescheduleTimer(`suppress:${window}`, Date.now());
@@ -176,13 +203,8 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
     let tasks: RunRow[];
 
     it('watches every approval task that starts', async () => {
-      const filed = await env.ding('POST', '/__sandbox/approvals', {
-        template: 'expense',
-        originatorUserId: 'manager4004',
-        form: { 报销事由: '展会差旅', 报销金额: '800', 费用日期: '2026-03-10', 费用类型: '差旅费' },
-        count: 50,
-      });
-      assert.equal(filed.processInstanceIds.length, 50);
+      const filed = await fileExpenses(50, { 报销事由: '展会差旅', 报销金额: '800', 费用日期: '2026-03-10' });
+      assert.equal(filed.length, 50);
       await waitFor('50 watching runs', async () => {
         const runs = await runsOf('alerts-approval-sla');
         return runs.length === 50 && runs.every((r) => r.status === 'waiting');
@@ -208,23 +230,14 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
     let window: string;
 
     it('4 h: each approver is reminded; 8 h: the group hears once, the other 48 are held back', async () => {
-      const auditFrom = (await env.hub.store.listAudit({ limit: 100_000 })).at(-1)?.seq ?? 0;
+      const auditFrom = await auditMark();
       const before = (await dingGroup()).length;
-      const noticesBefore = (await env.ding('GET', `/__sandbox/notices?userId=${APPROVER}`)).deliveries
-        .length;
+      const noticesBefore = (await notices()).length;
       const open = tasks.slice(1);
       // Time travel: the reminder and escalation timers of the 49 open tasks fall due now.
-      for (const r of open) {
-        const decision = await stepOf(r.id, 'decision');
-        assert.equal(decision.status, 'waiting');
-        await env.hub.store.rescheduleTimer(`${decision.id}:timer:0`, Date.now());
-        await env.hub.store.rescheduleTimer(`${decision.id}:timer:1`, Date.now());
-      }
+      for (const r of open) assert.equal((await timersDue(r.id, Date.now())).status, 'waiting');
       env.hub.engine.kick();
-      const fired = async () =>
-        (await env.hub.store.listAudit({ afterSeq: auditFrom, limit: 10_000 })).filter(
-          (a) => a.actor === 'flow:alerts-approval-sla',
-        );
+      const fired = () => slaAudit(auditFrom);
       await waitFor('98 timers', async () => (await fired()).length === 98, 30_000);
       const actions = (await fired()).map((a) => a.action);
       assert.equal(actions.filter((a) => a === 'notify:dingtalk.notice.send').length, 49, '49 reminders');
@@ -232,12 +245,10 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
       assert.equal(actions.filter((a) => a === 'suppressed:dingtalk.robot.send').length, 48, '48 held back');
       window = (await fired()).find((a) => a.action === 'suppressed:dingtalk.robot.send')!.target.slice(9);
 
-      const notices = (await env.ding('GET', `/__sandbox/notices?userId=${APPROVER}`)).deliveries.slice(
-        noticesBefore,
-      );
-      assert.equal(notices.length, 49);
+      const got49 = (await notices()).slice(noticesBefore);
+      assert.equal(got49.length, 49);
       assert.match(
-        notices[0].msg.text.content,
+        got49[0].msg.text.content,
         /^审批提醒：《.*》（审批单号 \d+）已等待您审批 4 小时，请尽快处理。$/,
       );
       const got = (await dingGroup()).slice(before);
@@ -269,13 +280,7 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
     });
 
     it('an approval withdrawn (撤销) or deleted before its SLA ends its watch: no reminder, no escalation', async () => {
-      const filed = await env.ding('POST', '/__sandbox/approvals', {
-        template: 'expense',
-        originatorUserId: 'manager4004',
-        form: { 报销事由: '客户拜访', 报销金额: '260', 费用日期: '2026-03-12', 费用类型: '差旅费' },
-        count: 3,
-      });
-      const ids: string[] = filed.processInstanceIds;
+      const ids = await fileExpenses(3, { 报销事由: '客户拜访', 报销金额: '260', 费用日期: '2026-03-12' });
       let watches: RunRow[] = [];
       await waitFor('3 more watching runs', async () => {
         const runs = await runsOf(SLA);
@@ -302,23 +307,17 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
       }
 
       // 8 h later: every timer of the three watches falls due (time travel) — the ended watches' first.
-      const auditFrom = (await env.hub.store.listAudit({ limit: 100_000 })).at(-1)?.seq ?? 0;
+      const auditFrom = await auditMark();
       const groupBefore = (await dingGroup()).length;
-      const noticesBefore = (await env.ding('GET', `/__sandbox/notices?userId=${APPROVER}`)).deliveries
-        .length;
+      const noticesBefore = (await notices()).length;
       for (const [run, due] of [
         [withdrawn, Date.now() - 1_000],
         [deleted, Date.now() - 1_000],
         [open, Date.now()],
-      ] as const) {
-        const decision = await stepOf(run.id, 'decision');
-        for (const i of [0, 1]) await env.hub.store.rescheduleTimer(`${decision.id}:timer:${i}`, due);
-      }
+      ] as const)
+        await timersDue(run.id, due);
       env.hub.engine.kick();
-      const fired = async () =>
-        (await env.hub.store.listAudit({ afterSeq: auditFrom, limit: 10_000 })).filter(
-          (a) => a.actor === `flow:${SLA}`,
-        );
+      const fired = () => slaAudit(auditFrom);
       await waitFor('the open approval’s reminder and escalation', async () => (await fired()).length >= 2);
       await env.hub.engine.drain();
       assert.deepEqual(
@@ -329,14 +328,37 @@ describe('scenario 7: alerts (stock, dead letters, approval SLA → DingTalk and
         ],
         'only the approval still waiting is reminded and escalated',
       );
-      const notices = (await env.ding('GET', `/__sandbox/notices?userId=${APPROVER}`)).deliveries;
-      assert.equal(notices.length, noticesBefore + 1);
-      assert.match(notices.at(-1).msg.text.content, new RegExp(`审批单号 ${(open.event as Rec).businessId}`));
+      const got = await notices();
+      assert.equal(got.length, noticesBefore + 1);
+      assert.match(got.at(-1)!.msg.text.content, new RegExp(`审批单号 ${(open.event as Rec).businessId}`));
       const group = (await dingGroup()).slice(groupBefore);
       assert.equal(group.length, 1);
       assert.match(group[0], new RegExp(`审批单号：${(open.event as Rec).businessId}$`));
       assert.equal((await env.hub.store.getRun(withdrawn.id))!.run.status, 'completed');
       assert.equal((await env.hub.store.getRun(deleted.id))!.run.status, 'completed');
+    });
+
+    it('a withdrawal whose event was lost: the reconciler asks about the task’s approval and ends its watch', async () => {
+      const [id] = await fileExpenses(1, { 报销事由: '样品快递', 报销金额: '45', 费用日期: '2026-03-13' });
+      const watch = await env.waitRun(SLA, (r) => (r.event as Rec).processInstanceId === id, ['waiting']);
+      await env.ding('POST', '/__sandbox/callbacks/faults', { dropNext: 1 });
+      await env.ding('POST', `/__sandbox/approvals/${id}/terminate`, { remark: '不报了' });
+      assert.equal(
+        (await env.ding('GET', '/__sandbox/callbacks/faults')).dropNext,
+        0,
+        'the terminate was lost',
+      );
+      await env.hub.engine.drain();
+      assert.equal((await env.hub.store.getRun(watch.run.id))!.run.status, 'waiting', 'nothing heard yet');
+
+      assert.equal(await env.hub.engine.reconcile({ olderThanMs: 0 }), 1, 'one watch ended');
+      await runIn(SLA, watch.run.id, ['completed']);
+      assert.deepEqual((await stepOf(watch.run.id, 'outcome')).output, {
+        approver: APPROVER,
+        decided: false,
+        ended: 'terminate',
+        timedOut: false,
+      });
     });
   });
 });

@@ -5,7 +5,7 @@
  * Each step's outcome commits in one transaction with its id links, the next step and its audit row.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { type Cursor, type InboundEvent, typesResumedBy } from '../core/connector.ts';
+import { type Cursor, type InboundEvent, typesHeardBy, typesResumedBy } from '../core/connector.ts';
 import { PermanentError, type SerializedError, toQiaoError } from '../core/errors.ts';
 import type { FlowDef, WaitStep } from '../core/flow.ts';
 import type { Logger } from '../core/logger.ts';
@@ -646,13 +646,19 @@ export class Engine {
     for (const c of this.connections.list()) {
       if (!c.connector.reconcile) continue;
       const waits = await this.store.listWaits({ connection: c.row.id, createdBefore: before, limit: 500 });
-      const byType = new Map<string, string[]>();
-      for (const w of waits) byType.set(w.eventType, [...(byType.get(w.eventType) ?? []), w.correlation]);
+      // Each wait is asked about under every type it hears (alsoResumes): a DingTalk task's wait is
+      // answered by its instance's end when the instance was withdrawn with no task event.
+      const byType = new Map<string, Set<string>>();
+      for (const w of waits)
+        for (const type of typesHeardBy(c.connector, w.eventType)) {
+          const set = byType.get(type) ?? new Set<string>();
+          byType.set(type, set.add(w.correlation));
+        }
       for (const [eventType, correlations] of byType) {
         try {
           const ask = c.connector.reconcile.bind(c.connector);
           const events = await this.connections.guarded(c, `reconcile:${eventType}`, () =>
-            ask(eventType, [...new Set(correlations)], AbortSignal.timeout(60_000)),
+            ask(eventType, [...correlations], AbortSignal.timeout(60_000)),
           );
           if (events.length === 0) continue;
           const out = await this.ingest(c.row.id, events);

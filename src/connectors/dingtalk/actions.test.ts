@@ -336,6 +336,27 @@ describe('dingtalk actions', () => {
         ['finish', 'refuse', false],
       );
     });
+
+    it('reconcileApprovals answers a deleted instance with its delete event, and still answers the others', async () => {
+      const start = (reason: string) =>
+        run('approval.start', {
+          processCode: sb.processCodes.expense,
+          originatorUserId: 'manager4005',
+          form: { 报销事由: reason, 报销金额: '90', 费用日期: '2026-03-11' },
+        });
+      const gone = await start('误提交');
+      const withdrawn = await start('重复');
+      await sb.admin('POST', `/__sandbox/approvals/${gone.processInstanceId}/delete`, {});
+      await sb.admin('POST', `/__sandbox/approvals/${withdrawn.processInstanceId}/terminate`, {});
+      const events = await dt.reconcileApprovals([gone.processInstanceId, withdrawn.processInstanceId]);
+      assert.deepEqual(
+        events.map((e) => [e.key, (e.data as any).type, (e.data as any).finished]),
+        [
+          [`dingtalk:approval:${gone.processInstanceId}:delete`, 'delete', true],
+          [`dingtalk:approval:${withdrawn.processInstanceId}:terminate`, 'terminate', true],
+        ],
+      );
+    });
   });
 
   describe('user.lookup', () => {

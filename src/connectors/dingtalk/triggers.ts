@@ -12,6 +12,7 @@ import type {
   PollTriggerSpec,
   TriggerSpec,
 } from '../../core/connector.ts';
+import { QiaoError } from '../../core/errors.ts';
 import { getApproval, listInstanceIds } from './actions.ts';
 import type { DingtalkClient } from './client.ts';
 import { approvalKey } from './inbound.ts';
@@ -221,7 +222,9 @@ export function chatMatches(e: InboundEvent, p: z.infer<typeof chatParams>): boo
 /**
  * For waits whose event never came: reads each instance and returns, for those that ended, the
  * `approval.instance` event their callback would have carried (same type, correlation and key as
- * the callback's, so a late callback and this event dedupe in the inbox). Final states only.
+ * the callback's, so a late callback and this event dedupe in the inbox). Final states only. An
+ * instance DingTalk no longer knows (`processInstanceNotExist`) was deleted: its `delete` event, so
+ * one deleted instance neither fails the others' answers nor leaves its waits asking forever.
  */
 export async function reconcileApprovals(
   client: DingtalkClient,
@@ -230,7 +233,25 @@ export async function reconcileApprovals(
 ): Promise<InboundEvent[]> {
   const out: InboundEvent[] = [];
   for (const id of ids) {
-    const v = await getApproval(client, id, 'new', signal);
+    const v = await getApproval(client, id, 'new', signal).catch((err: unknown) => {
+      if (err instanceof QiaoError && err.partner?.code === 'processInstanceNotExist') return undefined;
+      throw err;
+    });
+    if (!v) {
+      out.push({
+        key: approvalKey(true, id, 'delete'),
+        type: 'approval.instance',
+        correlation: id,
+        data: {
+          eventType: 'bpms_instance_change',
+          processInstanceId: id,
+          type: 'delete',
+          finished: true,
+          reconciled: true,
+        },
+      });
+      continue;
+    }
     if (!v.finished) continue;
     const type = v.status === 'TERMINATED' ? 'terminate' : 'finish';
     out.push({
